@@ -1,0 +1,85 @@
+"""The request path: CSRF check, then session -> user -> tenant -> membership -> tenant DB.
+
+Two Beforeware functions run before every route that needs them. `authenticate` does one
+catalog query per request (session, user, current tenant and membership joined), refuses
+anything not allowed, and puts an `Auth` with a lazy tenant DB handle in `scope['auth']`,
+which FastHTML hands to any handler that takes an `auth` argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from fasthtml.common import Redirect
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.security import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, csrf_valid
+from tenants.stamp import parse
+
+TOUCH_EVERY = timedelta(seconds=60)  # write last_seen at most once a minute per session
+
+
+async def check_csrf(req: Request):
+    """Every state-changing request carries the session's CSRF token, or gets 403."""
+    if req.method not in UNSAFE_METHODS:
+        return None
+    submitted = req.headers.get(CSRF_HEADER)
+    if submitted is None and req.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await req.form()
+        submitted = form.get(CSRF_FIELD)
+    if not csrf_valid(req, submitted if isinstance(submitted, str) else None):
+        raise HTTPException(403, "The form expired or did not come from this site. Reload and try again.")
+    return None
+
+
+def _to_login(req: Request) -> Redirect:
+    target = req.url.path + (f"?{req.url.query}" if req.url.query else "")
+    return Redirect(f"/login?next={quote(target, safe='')}")
+
+
+def authenticate(req: Request, sess: dict):
+    """Resolve the signed-in user and their current tenant, or stop the request."""
+    state = req.app.state
+    token = sess.get("sid")
+    auth = state.catalog.resolve(token, idle_minutes=state.settings.session_idle_minutes) if token else None
+    if auth is None:
+        sess.pop("sid", None)
+        return _to_login(req)
+    if datetime.now(UTC) - parse(auth.last_seen_at) > TOUCH_EVERY:
+        state.catalog.touch_session(auth.session_hash)
+    if state.access.signed_in_only(req.url.path):
+        req.scope["auth"] = auth
+        return None
+    if auth.role is None:  # membership revoked (or never existed): this tenant is gone for them
+        others = state.catalog.memberships(auth.user_id)
+        if others:
+            state.catalog.switch_session_tenant(auth.session_hash, others[0]["id"])
+            return Redirect("/dashboard")
+        raise HTTPException(403, "You are not a member of any workspace any more.")
+    if auth.tenant_status == "suspended":
+        raise HTTPException(403, "This workspace is suspended. Contact its owner or support.")
+    if auth.tenant_status != "active":
+        raise HTTPException(404)
+    req.scope["auth"] = dataclasses.replace(auth, db=state.databases.handle(auth.tenant_id))
+    return None
+
+
+class ReleaseTenantDB:
+    """Return the request's tenant connection to the pool when the request ends, error or not."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            auth = scope.get("auth")
+            if auth is not None and auth.db is not None:
+                auth.db.close()

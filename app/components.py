@@ -1,0 +1,127 @@
+"""Page layout and small shared components. Pico CSS does most of the styling."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fasthtml.common import (
+    A,
+    Button,
+    Div,
+    Footer,
+    Form,
+    Header,
+    Hidden,
+    Img,
+    Li,
+    Link,
+    Main,
+    Meta,
+    Nav,
+    Script,
+    Small,
+    Strong,
+    Title,
+    Ul,
+)
+from starlette.requests import Request
+
+from app.security import CSRF_FIELD, csrf_token
+
+APP_NAME = "FastHTML SaaS"
+
+
+def CsrfField(req: Request):
+    """Hidden input for plain (non-htmx) forms; htmx sends the header set on the page."""
+    return Hidden(name=CSRF_FIELD, value=csrf_token(req))
+
+
+def PostButton(req: Request, label: str, action: str, **kw: Any):
+    """A one-button form, for actions that change state (never a GET link)."""
+    return Form(CsrfField(req), Button(label, type="submit", **kw), method="post", action=action)
+
+
+def UserMenu(req: Request, auth: Any):
+    if auth is None:
+        return Ul(Li(A("Sign in", href="/login", role="button")))
+    avatar = Img(src=auth.avatar_url, alt="", cls="avatar") if auth.avatar_url else ""
+    return Ul(
+        Li(A("Dashboard", href="/dashboard")),
+        Li(A("Settings", href="/settings")),
+        Li(avatar, Small(auth.email)),
+        Li(PostButton(req, "Sign out", "/logout", cls="secondary outline")),
+    )
+
+
+def SiteNav(req: Request, auth: Any = None):
+    tenant = Small(auth.tenant_name, cls="tenant-name") if auth and auth.tenant_name else ""
+    return Nav(
+        Ul(Li(A(Strong(APP_NAME), href="/")), Li(tenant), Li(A("Blog", href="/blog"))),
+        UserMenu(req, auth),
+    )
+
+
+def Toasts(*messages: str, kind: str = "ok"):
+    """The toast area. Returned from an HTMX handler, it swaps out-of-band into the page."""
+    return Div(
+        *[Div(m, cls=f"toast toast-{kind}", role="status") for m in messages],
+        id="toasts",
+        hx_swap_oob="true",
+    )
+
+
+def Page(
+    req: Request,
+    title: str,
+    *content: Any,
+    description: str = "",
+    head: tuple = (),
+):
+    """A full page: head tags, navigation, content, footer. Handlers return this for GETs."""
+    auth = req.scope.get("auth")
+    return (
+        Title(f"{title} · {APP_NAME}" if title != APP_NAME else APP_NAME),
+        Meta(name="description", content=description or f"{APP_NAME}: {title}"),
+        *head,
+        Div(
+            Header(SiteNav(req, auth), cls="container"),
+            Main(*content, cls="container"),
+            Footer(Small(f"{APP_NAME} · built with FastHTML"), cls="container"),
+            Toasts(),
+            # htmx copies this header onto every request it makes: that is our CSRF token.
+            hx_headers=json.dumps({"X-CSRF-Token": csrf_token(req)}),
+        ),
+    )
+
+
+def StaticHeaders() -> list:
+    """Everything the <head> loads, all from /static: no CDN at run time."""
+    return [
+        Meta(charset="utf-8"),
+        Meta(name="viewport", content="width=device-width, initial-scale=1"),
+        Meta(name="color-scheme", content="light dark"),
+        # htmx must not inject inline styles or evaluate strings: the CSP forbids both.
+        Meta(
+            name="htmx-config",
+            content=json.dumps({"includeIndicatorStyles": False, "allowEval": False}),
+        ),
+        Script(src="/static/htmx.min.js", defer=True),
+        Link(rel="stylesheet", href="/static/pico.min.css"),
+        Link(rel="stylesheet", href="/static/app.css"),
+        Link(rel="icon", href="/static/favicon.svg", type="image/svg+xml"),
+    ]
+
+
+def ErrorPage(req: Request, status: int, heading: str, message: str):
+    return Page(
+        req,
+        heading,
+        Div(
+            Header(f"{status}", cls="error-code"),
+            Strong(heading),
+            Div(message),
+            A("Back to the home page", href="/", role="button", cls="secondary"),
+            cls="error-page",
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Generic building blocks with no web imports: usable from routes, jobs and the CLI."""
