@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 from fasthtml.common import Redirect
 from starlette.exceptions import HTTPException
@@ -34,23 +33,24 @@ async def check_csrf(req: Request):
         form = await req.form()
         submitted = form.get(CSRF_FIELD)
     if not csrf_valid(req, submitted if isinstance(submitted, str) else None):
-        raise HTTPException(403, "The form expired or did not come from this site. Reload and try again.")
+        raise HTTPException(
+            403, "The form expired or did not come from this site. Reload and try again."
+        )
     return None
-
-
-def _to_login(req: Request) -> Redirect:
-    target = req.url.path + (f"?{req.url.query}" if req.url.query else "")
-    return Redirect(f"/login?next={quote(target, safe='')}")
 
 
 def authenticate(req: Request, sess: dict):
     """Resolve the signed-in user and their current tenant, or stop the request."""
     state = req.app.state
     token = sess.get("sid")
-    auth = state.catalog.resolve(token, idle_minutes=state.settings.session_idle_minutes) if token else None
+    auth = (
+        state.catalog.resolve(token, idle_minutes=state.settings.session_idle_minutes)
+        if token
+        else None
+    )
     if auth is None:
         sess.pop("sid", None)
-        return _to_login(req)
+        return Redirect("/login")
     if datetime.now(UTC) - parse(auth.last_seen_at) > TOUCH_EVERY:
         state.catalog.touch_session(auth.session_hash)
     if state.access.signed_in_only(req.url.path):

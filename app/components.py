@@ -30,6 +30,17 @@ from starlette.requests import Request
 from app.security import CSRF_FIELD, csrf_token
 
 APP_NAME = "FastHTML SaaS"
+HTMX_CONFIG = {
+    # The CSP forbids inline styles and eval, so htmx must not rely on either.
+    "includeIndicatorStyles": False,
+    "allowEval": False,
+    # Swap 4xx/5xx responses too: validation errors and error toasts are HTML fragments.
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "[45]..", "swap": True, "error": True},
+    ],
+}
 
 
 def CsrfField(req: Request):
@@ -101,10 +112,9 @@ def StaticHeaders() -> list:
         Meta(charset="utf-8"),
         Meta(name="viewport", content="width=device-width, initial-scale=1"),
         Meta(name="color-scheme", content="light dark"),
-        # htmx must not inject inline styles or evaluate strings: the CSP forbids both.
         Meta(
             name="htmx-config",
-            content=json.dumps({"includeIndicatorStyles": False, "allowEval": False}),
+            content=json.dumps(HTMX_CONFIG),
         ),
         Script(src="/static/htmx.min.js", defer=True),
         Link(rel="stylesheet", href="/static/pico.min.css"),

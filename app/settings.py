@@ -93,7 +93,9 @@ def _int(values: dict[str, str], name: str, default: int, problems: list[str]) -
     return number
 
 
-def load_settings(env: dict[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+def load_settings(
+    env: dict[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
     """Build `Settings` from `env` (default: the process environment) plus `.env`.
 
     Raises `SettingsError` listing every problem; production is held to a stricter bar.

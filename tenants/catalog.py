@@ -102,7 +102,15 @@ class Catalog:
                 ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email,
                     name = excluded.name, avatar_url = excluded.avatar_url,
                     last_login_at = excluded.last_login_at"""),
-                dict(id=new_id(), iss=issuer, sub=subject, email=email, name=name, avatar=avatar, t=stamp),
+                dict(
+                    id=new_id(),
+                    iss=issuer,
+                    sub=subject,
+                    email=email,
+                    name=name,
+                    avatar=avatar,
+                    t=stamp,
+                ),
             )
             return conn.execute(
                 sa.text("SELECT id FROM core_users WHERE issuer = :iss AND subject = :sub"),
@@ -138,19 +146,24 @@ class Catalog:
     def rename_tenant(self, tenant_id: str, name: str) -> None:
         self.execute(
             "UPDATE core_tenants SET name = :n, updated_at = :t WHERE id = :id",
-            n=name, t=now(), id=tenant_id,
+            n=name,
+            t=now(),
+            id=tenant_id,
         )
 
     def set_tenant_status(self, tenant_id: str, status: str) -> int:
         return self.execute(
             "UPDATE core_tenants SET status = :s, updated_at = :t WHERE id = :id",
-            s=status, t=now(), id=tenant_id,
+            s=status,
+            t=now(),
+            id=tenant_id,
         )
 
     def remove_membership(self, user_id: str, tenant_id: str) -> int:
         return self.execute(
             "DELETE FROM core_memberships WHERE user_id = :u AND tenant_id = :t",
-            u=user_id, t=tenant_id,
+            u=user_id,
+            t=tenant_id,
         )
 
     # -- sessions ----------------------------------------------------------------------------
@@ -165,31 +178,46 @@ class Catalog:
             """INSERT INTO core_sessions (id_hash, user_id, tenant_id, created_at, last_seen_at,
                                           expires_at, ip, user_agent)
                VALUES (:h, :u, :tenant, :t, :t, :exp, :ip, :ua)""",
-            h=token_hash(token), u=user_id, tenant=tenant_id, t=stamp,
-            exp=from_now(hours=absolute_hours), ip=ip[:64], ua=agent[:256],
+            h=token_hash(token),
+            u=user_id,
+            tenant=tenant_id,
+            t=stamp,
+            exp=from_now(hours=absolute_hours),
+            ip=ip[:64],
+            ua=agent[:256],
         )
         return token
 
     def resolve(self, token: str, *, idle_minutes: int) -> Auth | None:
         """The live session behind a cookie token, or None if unknown, revoked or expired."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                _RESOLVE, {"h": token_hash(token), "now": now(), "idle": from_now(minutes=-idle_minutes)}
-            ).mappings().first()
+            row = (
+                conn.execute(
+                    _RESOLVE,
+                    {"h": token_hash(token), "now": now(), "idle": from_now(minutes=-idle_minutes)},
+                )
+                .mappings()
+                .first()
+            )
         return Auth(**row) if row else None
 
     def touch_session(self, session_hash: str) -> None:
-        self.execute("UPDATE core_sessions SET last_seen_at = :t WHERE id_hash = :h", t=now(), h=session_hash)
+        self.execute(
+            "UPDATE core_sessions SET last_seen_at = :t WHERE id_hash = :h", t=now(), h=session_hash
+        )
 
     def switch_session_tenant(self, session_hash: str, tenant_id: str) -> None:
         self.execute(
-            "UPDATE core_sessions SET tenant_id = :t WHERE id_hash = :h", t=tenant_id, h=session_hash
+            "UPDATE core_sessions SET tenant_id = :t WHERE id_hash = :h",
+            t=tenant_id,
+            h=session_hash,
         )
 
     def revoke_session(self, session_hash: str) -> None:
         self.execute(
             "UPDATE core_sessions SET revoked_at = :t WHERE id_hash = :h AND revoked_at IS NULL",
-            t=now(), h=session_hash,
+            t=now(),
+            h=session_hash,
         )
 
     # -- audit log (append-only: there is deliberately no update or delete here) -----------
@@ -200,7 +228,12 @@ class Catalog:
         self.execute(
             """INSERT INTO sys_audit_logs (id, at, actor_user_id, tenant_id, action, ip, details)
                VALUES (:id, :at, :actor, :tenant, :action, :ip, :details)""",
-            id=new_id(), at=now(), actor=actor, tenant=tenant, action=action, ip=ip[:64],
+            id=new_id(),
+            at=now(),
+            actor=actor,
+            tenant=tenant,
+            action=action,
+            ip=ip[:64],
             details=json.dumps(details, sort_keys=True, default=str),
         )
 
@@ -209,7 +242,8 @@ class Catalog:
             """SELECT a.at, a.action, a.details, u.email AS actor FROM sys_audit_logs a
                LEFT JOIN core_users u ON u.id = a.actor_user_id
                WHERE a.tenant_id = :t ORDER BY a.at DESC, a.id LIMIT :n""",
-            t=tenant_id, n=limit,
+            t=tenant_id,
+            n=limit,
         )
 
     # -- OpenID state between /login and /auth/callback (authlib's cache protocol) ----------
@@ -231,8 +265,12 @@ class Catalog:
 
     def _set_state(self, key: str, value: str, expires_in: int) -> None:
         with self.begin() as conn:
-            conn.execute(sa.text("DELETE FROM core_oauth_states WHERE expires_at < :t"), {"t": now()})
             conn.execute(
-                sa.text("INSERT INTO core_oauth_states (key, value, expires_at) VALUES (:k, :v, :e)"),
+                sa.text("DELETE FROM core_oauth_states WHERE expires_at < :t"), {"t": now()}
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO core_oauth_states (key, value, expires_at) VALUES (:k, :v, :e)"
+                ),
                 {"k": key, "v": value, "e": from_now(seconds=expires_in)},
             )

@@ -68,7 +68,9 @@ def drop_database(url: URL) -> None:
         admin.dispose()
 
 
-def _claim_tenant(catalog: Catalog, user_id: str, name: str, personal_key: str | None, template: str) -> str:
+def _claim_tenant(
+    catalog: Catalog, user_id: str, name: str, personal_key: str | None, template: str
+) -> str:
     tenant_id = new_id()
     location = tenant_url(template, tenant_id)
     db_name = str(sqlite_path(location) or location.database)

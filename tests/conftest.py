@@ -14,7 +14,9 @@ from app.settings import Settings, load_settings
 from tests.support import postgres
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
-CSRF_HEADER = re.compile(r'X-CSRF-Token&quot;: &quot;([0-9a-f]+)&quot;|"X-CSRF-Token": "([0-9a-f]+)"')
+CSRF_HEADER = re.compile(
+    r'X-CSRF-Token&quot;: &quot;([0-9a-f]+)&quot;|"X-CSRF-Token": "([0-9a-f]+)"'
+)
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +94,11 @@ def dev_sign_in(client: TestClient, email: str, name: str = "") -> None:
     assert page.status_code == 200
     response = client.post(
         "/login/dev",
-        data={"email": email, "name": name or email.split("@")[0], "csrf_token": csrf_from(page.text)},
+        data={
+            "email": email,
+            "name": name or email.split("@")[0],
+            "csrf_token": csrf_from(page.text),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text

@@ -1,1 +1,46 @@
-"""Routers, one per area, each declared with its access class in app/routes/__init__.py."""
+"""Routers, one per area, each declared with its access class (see app/access.py).
+
+To add an area: write `app/routes/<area>.py` with `rt = APIRouter()`, then list it here.
+"""
+
+from __future__ import annotations
+
+from fasthtml.common import APIRouter
+
+from app.routes import (
+    account,
+    auth,
+    blog,
+    dashboard,
+    demo_source,
+    dev_login,
+    jobs,
+    outbox,
+    public,
+    settings,
+    sync,
+    webhook_settings,
+    webhooks,
+)
+from app.settings import Settings
+
+
+def ROUTERS(config: Settings) -> list[tuple[str, APIRouter]]:
+    routers = [
+        ("public", public.rt),
+        ("public", auth.rt),
+        ("public", blog.rt),
+        ("signed_in", account.rt),
+        ("tenant", dashboard.rt),
+        ("tenant", settings.rt),
+        ("tenant", jobs.rt),
+        ("tenant", webhook_settings.rt),
+        ("tenant", sync.rt),
+        ("webhook", webhooks.rt),
+    ]
+    if not config.is_production:  # these do not exist in production at all
+        routers.append(("public", demo_source.rt))
+        routers.append(("signed_in", outbox.rt))
+    if config.dev_login_enabled:
+        routers.append(("public", dev_login.rt))
+    return routers

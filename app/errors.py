@@ -1,0 +1,42 @@
+"""Friendly error pages. Never a stack trace: the app always runs with debug off."""
+
+from __future__ import annotations
+
+import logging
+
+from fasthtml.common import HttpHeader
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from app.components import ErrorPage, Toasts
+
+log = logging.getLogger(__name__)
+
+_HEADINGS = {
+    400: ("Bad request", "The request could not be understood."),
+    403: ("Not allowed", "You do not have access to this."),
+    404: ("Not found", "There is nothing here."),
+    405: ("Not allowed", "That method is not allowed here."),
+    413: ("Too large", "The request body is too large."),
+    429: ("Slow down", "Too many requests. Try again in a moment."),
+    500: ("Something went wrong", "The error was logged. Please try again."),
+}
+
+
+def _handler(status: int):
+    heading, default = _HEADINGS[status]
+
+    def handle(req: Request, exc: Exception):
+        if status == 500:
+            log.error("unhandled error on %s %s", req.method, req.url.path, exc_info=exc)
+        detail = getattr(exc, "detail", None) if isinstance(exc, HTTPException) else None
+        # Starlette's default detail is just the status phrase; ours are sentences.
+        message = detail if detail and detail.endswith(".") else default
+        if "hx-request" in req.headers:  # an HTMX action failed: say so in a toast, swap nothing
+            return Toasts(message, kind="error"), HttpHeader("HX-Reswap", "none")
+        return ErrorPage(req, status, heading, message)
+
+    return handle
+
+
+ERROR_HANDLERS = {status: _handler(status) for status in _HEADINGS}

@@ -1,0 +1,122 @@
+"""Sign-in: the login page and the OpenID redirect and callback."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from authlib.integrations.base_client import OAuthError
+from fasthtml.common import (
+    H1,
+    A,
+    APIRouter,
+    Article,
+    Button,
+    Footer,
+    Form,
+    Header,
+    Input,
+    Label,
+    P,
+    Redirect,
+    Small,
+)
+from joserfc.errors import JoseError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from app.components import CsrfField, Page
+from app.signin import Identity, sign_in
+
+log = logging.getLogger(__name__)
+rt = APIRouter()
+
+
+def OidcButton():
+    return A("Sign in with Google", href="/login/oidc", role="button", cls="wide")
+
+
+def DevSignInForm(req: Request):
+    return Article(
+        Header(
+            Small("Development only", cls="badge badge-warn"),
+            P(
+                "No Google credentials are configured, so you can sign in as anyone. "
+                "This form does not exist in production."
+            ),
+        ),
+        Form(
+            CsrfField(req),
+            Label(
+                "Email",
+                Input(
+                    type="email",
+                    name="email",
+                    required=True,
+                    maxlength=254,
+                    autocomplete="email",
+                    placeholder="you@example.com",
+                ),
+            ),
+            Label("Name", Input(type="text", name="name", maxlength=100, placeholder="Optional")),
+            Button("Sign in (development)", type="submit"),
+            method="post",
+            action="/login/dev",
+        ),
+        Footer(Small("Set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET to use Google instead.")),
+        cls="dev-login",
+    )
+
+
+@rt("/login")
+def login(req: Request, sess: dict):
+    state = req.app.state
+    token = sess.get("sid")
+    if token and state.catalog.resolve(token, idle_minutes=state.settings.session_idle_minutes):
+        return Redirect("/dashboard")
+    body = DevSignInForm(req) if state.settings.dev_login_enabled else OidcButton()
+    return Page(req, "Sign in", H1("Sign in"), body)
+
+
+@rt("/login/oidc")
+async def login_oidc(req: Request):
+    oauth = req.app.state.oauth
+    if oauth is None:
+        raise HTTPException(404)
+    redirect_uri = f"{req.app.state.settings.base_url}/auth/callback"
+    try:
+        return await oauth.oidc.authorize_redirect(req, redirect_uri)
+    except (httpx.HTTPError, OAuthError) as e:
+        log.warning("OpenID provider unavailable: %s", e)
+        raise HTTPException(
+            503, "The sign-in provider is unavailable. Try again shortly."
+        ) from None
+
+
+def _verified(userinfo: dict) -> bool:
+    return userinfo.get("email_verified") in (True, "true")
+
+
+@rt("/auth/callback")
+async def auth_callback(req: Request, sess: dict):
+    oauth = req.app.state.oauth
+    if oauth is None:
+        raise HTTPException(404)
+    try:
+        token = await oauth.oidc.authorize_access_token(req)
+    except (OAuthError, JoseError, httpx.HTTPError, KeyError, ValueError, TypeError) as e:
+        log.warning("sign-in refused: %s: %s", type(e).__name__, e)
+        raise HTTPException(400, "Sign-in failed or expired. Please start again.") from None
+    userinfo = token.get("userinfo") or {}
+    if not userinfo.get("sub") or not userinfo.get("email"):
+        raise HTTPException(400, "Your provider did not share an email address.")
+    if not _verified(userinfo):
+        raise HTTPException(403, "Your email address is not verified with your provider.")
+    who = Identity(
+        issuer=userinfo["iss"],
+        subject=str(userinfo["sub"]),
+        email=str(userinfo["email"]).lower(),
+        name=str(userinfo.get("name", ""))[:100],
+        avatar_url=str(userinfo.get("picture", ""))[:500],
+    )
+    return await sign_in(req, sess, who)

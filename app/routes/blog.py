@@ -1,0 +1,5 @@
+"""Placeholder until its issue lands."""
+
+from fasthtml.common import APIRouter
+
+rt = APIRouter()

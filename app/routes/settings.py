@@ -1,0 +1,156 @@
+"""Workspace settings: name, timezone and currency, as an HTMX form with inline errors.
+
+Only allow-listed fields are read, each is validated, and nothing changes unless all are
+valid. Members see the form read-only; the server refuses their posts anyway.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+
+from fasthtml.common import (
+    H1,
+    APIRouter,
+    Article,
+    Button,
+    Fieldset,
+    Form,
+    Input,
+    Label,
+    Option,
+    Select,
+    Small,
+)
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from app.components import Page, Toasts
+from app.signin import client_ip
+from tenants.stamp import now
+
+rt = APIRouter()
+EDITORS = ("owner", "admin")
+CURRENCIES = (
+    "USD",
+    "EUR",
+    "GBP",
+    "JPY",
+    "CHF",
+    "CAD",
+    "AUD",
+    "NZD",
+    "SEK",
+    "NOK",
+    "DKK",
+    "PLN",
+    "CZK",
+    "INR",
+    "BRL",
+    "MXN",
+    "ZAR",
+    "SGD",
+    "HKD",
+    "CNY",
+    "KRW",
+)
+
+
+@cache
+def timezones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def Field(label: str, control, error: str | None):
+    if error:
+        control = control(aria_invalid="true")
+    return Label(label, control, Small(error, cls="error") if error else "")
+
+
+def SettingsForm(values: dict, errors: dict | None = None, editable: bool = True):
+    errors = errors or {}
+    return Form(
+        Fieldset(
+            Field(
+                "Workspace name",
+                Input(name="name", value=values["name"], maxlength=80),
+                errors.get("name"),
+            ),
+            Field(
+                "Timezone",
+                Select(
+                    *[Option(tz, selected=tz == values["timezone"]) for tz in timezones()],
+                    name="timezone",
+                ),
+                errors.get("timezone"),
+            ),
+            Field(
+                "Currency",
+                Select(
+                    *[Option(c, selected=c == values["currency"]) for c in CURRENCIES],
+                    name="currency",
+                ),
+                errors.get("currency"),
+            ),
+            Button("Save", type="submit")
+            if editable
+            else Small("Only owners and admins can change these."),
+            disabled=not editable,
+        ),
+        hx_post="/settings",
+        hx_swap="outerHTML",
+        id="settings-form",
+    )
+
+
+def validate(form: dict) -> tuple[dict, dict]:
+    """Clean values and errors from the posted fields we accept; anything else is ignored."""
+    values = {k: str(form.get(k, "")).strip() for k in ("name", "timezone", "currency")}
+    errors = {}
+    if not values["name"]:
+        errors["name"] = "Give your workspace a name."
+    elif len(values["name"]) > 80:
+        errors["name"] = "Keep the name under 80 characters."
+    if values["timezone"] not in timezones():
+        errors["timezone"] = "Choose a timezone from the list."
+    if values["currency"] not in CURRENCIES:
+        errors["currency"] = "Choose a currency from the list."
+    return values, errors
+
+
+def _current(auth) -> dict:
+    row = auth.db.t.core_settings[1]
+    return {"name": auth.tenant_name, "timezone": row["timezone"], "currency": row["currency"]}
+
+
+@rt("/settings")
+def settings_page(req: Request, auth):
+    return Page(
+        req,
+        "Settings",
+        H1("Settings"),
+        Article(SettingsForm(_current(auth), editable=auth.role in EDITORS)),
+    )
+
+
+@rt("/settings", methods=["post"])
+def save_settings(req: Request, auth, data: dict):
+    if auth.role not in EDITORS:
+        raise HTTPException(403, "Only owners and admins can change settings.")
+    values, errors = validate(data)
+    if errors:
+        return SettingsForm(values, errors)
+    auth.db.t.core_settings.update(
+        {
+            "id": 1,
+            "timezone": values["timezone"],
+            "currency": values["currency"],
+            "updated_at": now(),
+        }
+    )
+    catalog = req.app.state.catalog
+    catalog.rename_tenant(auth.tenant_id, values["name"])
+    catalog.audit(
+        "settings.changed", actor=auth.user_id, tenant=auth.tenant_id, ip=client_ip(req), **values
+    )
+    return SettingsForm(values), Toasts("Settings saved.")
