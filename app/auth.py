@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.security import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, csrf_valid
 from tenants.stamp import parse
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 TOUCH_EVERY = timedelta(seconds=60)  # write last_seen at most once a minute per session
 
 
@@ -27,9 +28,7 @@ async def check_csrf(req: Request):
     if req.method not in UNSAFE_METHODS:
         return None
     submitted = req.headers.get(CSRF_HEADER)
-    if submitted is None and req.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
+    if submitted is None and req.headers.get("content-type", "").startswith(FORM_TYPES):
         form = await req.form()
         submitted = form.get(CSRF_FIELD)
     if not csrf_valid(req, submitted if isinstance(submitted, str) else None):
@@ -39,7 +38,7 @@ async def check_csrf(req: Request):
     return None
 
 
-def authenticate(req: Request, sess: dict):
+def authenticate(req: Request, sess):
     """Resolve the signed-in user and their current tenant, or stop the request."""
     state = req.app.state
     token = sess.get("sid")
@@ -67,6 +66,22 @@ def authenticate(req: Request, sess: dict):
     if auth.tenant_status != "active":
         raise HTTPException(404)
     req.scope["auth"] = dataclasses.replace(auth, db=state.databases.handle(auth.tenant_id))
+    return None
+
+
+async def refuse_foreign_tenant(req: Request):
+    """The tenant comes from the session only. A request that names another one is a probe: 404.
+
+    Handlers never read a tenant id from input; this makes the refusal explicit and uniform.
+    """
+    auth = req.scope.get("auth")
+    if auth is None or auth.tenant_id is None:
+        return None
+    named = req.query_params.getlist("tenant_id")
+    if req.method in UNSAFE_METHODS and req.headers.get("content-type", "").startswith(FORM_TYPES):
+        named += [v for v in (await req.form()).getlist("tenant_id") if isinstance(v, str)]
+    if any(value != auth.tenant_id for value in named):
+        raise HTTPException(404)
     return None
 
 

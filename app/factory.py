@@ -10,7 +10,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from app.access import Access
-from app.auth import ReleaseTenantDB, authenticate, check_csrf
+from app.auth import ReleaseTenantDB, authenticate, check_csrf, refuse_foreign_tenant
 from app.components import APP_NAME, StaticHeaders
 from app.errors import ERROR_HANDLERS
 from app.jobs import background_lifespan
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> SaasApp:
         before=[
             Beforeware(check_csrf, skip=access.skip_csrf()),
             Beforeware(authenticate, skip=access.skip_auth()),
+            Beforeware(refuse_foreign_tenant, skip=access.skip_auth()),
         ],
         middleware=[Middleware(ReleaseTenantDB)],
         exception_handlers=ERROR_HANDLERS,

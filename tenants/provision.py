@@ -36,16 +36,18 @@ def create_database(url: URL) -> None:
     )
     try:
         with admin.connect() as conn:
-            exists = conn.execute(
-                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}
-            ).first()
-            if not exists:
-                name = conn.dialect.identifier_preparer.quote(url.database)
-                try:
+            # CREATE DATABASE cannot run in a transaction, so a session lock keeps two
+            # simultaneous provisioners from both trying (the loser would hit a unique error).
+            conn.execute(sa.text("SELECT pg_advisory_lock(hashtext(:n))"), {"n": url.database})
+            try:
+                exists = conn.execute(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}
+                ).first()
+                if not exists:
+                    name = conn.dialect.identifier_preparer.quote(url.database)
                     conn.exec_driver_sql(f"CREATE DATABASE {name}")
-                except sa.exc.ProgrammingError as e:  # a concurrent attempt created it first
-                    if "already exists" not in str(e.orig):
-                        raise
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:n))"), {"n": url.database})
     finally:
         admin.dispose()
 
@@ -66,6 +68,13 @@ def drop_database(url: URL) -> None:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         admin.dispose()
+
+
+def _owner(catalog: Catalog, user_id: str) -> dict:
+    owner = catalog.user(user_id)
+    if owner is None:
+        raise ProvisioningError(f"unknown user {user_id}")
+    return owner
 
 
 def _claim_tenant(
@@ -105,9 +114,7 @@ def _add_subscription(conn: sa.Connection, tenant_id: str) -> None:
 
 def provision(catalog: Catalog, databases: TenantDatabases, tenant_id: str, owner_id: str) -> None:
     """Finish (or redo) every step for `tenant_id`, then mark it active. Safe to repeat."""
-    owner = catalog.user(owner_id)
-    if owner is None:
-        raise ProvisioningError(f"unknown user {owner_id}")
+    owner = _owner(catalog, owner_id)
     try:
         create_database(tenant_url(databases.url_template, tenant_id))
         with databases.handle(tenant_id) as db:
@@ -141,6 +148,7 @@ def provision(catalog: Catalog, databases: TenantDatabases, tenant_id: str, owne
 
 def create_tenant(catalog: Catalog, databases: TenantDatabases, owner_id: str, name: str) -> str:
     """A new tenant owned by `owner_id` (for "create another workspace")."""
+    _owner(catalog, owner_id)
     tenant_id = _claim_tenant(catalog, owner_id, name, None, databases.url_template)
     provision(catalog, databases, tenant_id, owner_id)
     return tenant_id
@@ -151,6 +159,7 @@ def first_tenant(catalog: Catalog, databases: TenantDatabases, user_id: str, nam
 
     The new tenant is keyed by the user, so concurrent first sign-ins share it.
     """
+    _owner(catalog, user_id)
     existing = sorted(catalog.memberships(user_id), key=lambda m: m["status"] != "active")
     if existing:  # an active tenant if there is one; a suspended one is refused later, clearly
         return existing[0]["id"]

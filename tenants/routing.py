@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 from fastsql import Database, DBTable
@@ -81,8 +82,16 @@ class TenantDatabases:
     migration file reaches every existing tenant without a separate step.
     """
 
-    def __init__(self, url_template: str, *, cache_size: int = 256, pool_size: int = 2):
+    def __init__(
+        self,
+        url_template: str,
+        *,
+        cache_size: int = 256,
+        pool_size: int = 2,
+        migrations: Path = TENANT_MIGRATIONS,
+    ):
         self.url_template = url_template
+        self.migrations = migrations
         self.cache_size = cache_size
         self.pool_size = pool_size
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -125,7 +134,7 @@ class TenantDatabases:
             create_file=False,
         )
         try:
-            migrate(engine, TENANT_MIGRATIONS)
+            migrate(engine, self.migrations)
             meta = sa.MetaData()
             meta.reflect(bind=engine)
         except Exception:

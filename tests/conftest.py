@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import os
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -12,8 +12,9 @@ from starlette.testclient import TestClient
 from app.factory import create_app
 from app.settings import Settings, load_settings
 from tests.support import postgres
+from tests.support.html import csrf_from
 
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"|value="([0-9a-f]+)" name="csrf_token"')
 CSRF_HEADER = re.compile(
     r'X-CSRF-Token&quot;: &quot;([0-9a-f]+)&quot;|"X-CSRF-Token": "([0-9a-f]+)"'
 )
@@ -22,6 +23,8 @@ CSRF_HEADER = re.compile(
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[postgres.Cluster]:
     if not postgres.available():
+        if os.environ.get("SAAS_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL (initdb, pg_ctl) is required here but not installed")
         pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed; .ci/run installs it")
     cluster = postgres.start_cluster()
     yield cluster
@@ -80,12 +83,6 @@ def new_client(app) -> Callable[[], TestClient]:
     yield make
     for c in clients:
         c.close()
-
-
-def csrf_from(html: str) -> str:
-    match = CSRF_INPUT.search(html) or CSRF_HEADER.search(html)
-    assert match, "page has no CSRF token"
-    return next(g for g in match.groups() if g)
 
 
 def dev_sign_in(client: TestClient, email: str, name: str = "") -> None:

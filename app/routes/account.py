@@ -10,8 +10,8 @@ from app.signin import client_ip
 rt = APIRouter()
 
 
-@rt("/logout", methods=["post"])
-def logout(req: Request, sess: dict, auth):
+@rt.post("/logout")
+def logout(req: Request, sess, auth):
     """Revoke the session server-side, so a copied cookie is dead too."""
     catalog = req.app.state.catalog
     catalog.revoke_session(auth.session_hash)

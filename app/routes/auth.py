@@ -68,8 +68,8 @@ def DevSignInForm(req: Request):
     )
 
 
-@rt("/login")
-def login(req: Request, sess: dict):
+@rt.get("/login")
+def login(req: Request, sess):
     state = req.app.state
     token = sess.get("sid")
     if token and state.catalog.resolve(token, idle_minutes=state.settings.session_idle_minutes):
@@ -78,7 +78,7 @@ def login(req: Request, sess: dict):
     return Page(req, "Sign in", H1("Sign in"), body)
 
 
-@rt("/login/oidc")
+@rt.get("/login/oidc")
 async def login_oidc(req: Request):
     oauth = req.app.state.oauth
     if oauth is None:
@@ -97,8 +97,8 @@ def _verified(userinfo: dict) -> bool:
     return userinfo.get("email_verified") in (True, "true")
 
 
-@rt("/auth/callback")
-async def auth_callback(req: Request, sess: dict):
+@rt.get("/auth/callback")
+async def auth_callback(req: Request, sess):
     oauth = req.app.state.oauth
     if oauth is None:
         raise HTTPException(404)

@@ -94,10 +94,14 @@ def NoteForm(error: str = ""):
     )
 
 
-@rt("/dashboard")
+def NoteList(auth):
+    notes = auth.db.q("SELECT id, body FROM notes ORDER BY created_at DESC, id LIMIT 20")
+    return Ul(*[NoteItem(n) for n in notes], id="notes")
+
+
+@rt.get("/dashboard")
 def dashboard(req: Request, auth):
     catalog = req.app.state.catalog
-    notes = auth.db.q("SELECT id, body FROM notes ORDER BY created_at DESC, id LIMIT 20")
     return Page(
         req,
         "Dashboard",
@@ -111,11 +115,17 @@ def dashboard(req: Request, auth):
             Article(H2("Recent activity"), ActivityList(catalog.recent_audit(auth.tenant_id))),
             cls="grid",
         ),
-        Article(H2("Notes"), NoteForm(), Ul(*[NoteItem(n) for n in notes], id="notes")),
+        Article(H2("Notes"), NoteForm(), NoteList(auth)),
     )
 
 
-@rt("/notes", methods=["post"])
+@rt.get("/notes")
+def notes(auth):
+    """The latest notes as a fragment (for refreshing the list without a page load)."""
+    return NoteList(auth)
+
+
+@rt.post("/notes")
 def add_note(req: Request, auth, body: str = ""):
     body = body.strip()
     if not body or len(body) > NOTE_MAX:
@@ -126,7 +136,7 @@ def add_note(req: Request, auth, body: str = ""):
     return NoteItem(note), NoteForm()(hx_swap_oob="true"), Toasts("Note added.")
 
 
-@rt("/notes/{note_id}", methods=["delete"])
+@rt.delete("/notes/{note_id}")
 def delete_note(auth, note_id: str):
     deleted = auth.db.q("DELETE FROM notes WHERE id = :id RETURNING id", id=note_id)
     if not deleted:

@@ -16,8 +16,8 @@ EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,24}$")
 DEV_ISSUER = "urn:dev-sign-in"
 
 
-@rt("/login/dev", methods=["post"])
-async def dev_login(req: Request, sess: dict, email: str = "", name: str = ""):
+@rt.post("/login/dev")
+async def dev_login(req: Request, sess, email: str = "", name: str = ""):
     email = email.strip().lower()
     if not EMAIL.fullmatch(email):
         raise HTTPException(400, "Enter a valid email address.")

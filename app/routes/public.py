@@ -24,7 +24,7 @@ def Feature(title: str, text: str):
     return Article(H2(title), P(text))
 
 
-@rt("/")
+@rt.get("/")
 def index(req: Request):
     return Page(
         req,
@@ -41,13 +41,13 @@ def index(req: Request):
     )
 
 
-@rt("/healthz")
+@rt.get("/healthz")
 def healthz():
     """The process is up and serving. Nothing else is checked, so it never flaps."""
     return JSONResponse({"status": "ok"})
 
 
-@rt("/readyz")
+@rt.get("/readyz")
 def readyz(req: Request):
     """Ready for traffic: the host database answers and its migrations are current."""
     problems = []

@@ -123,7 +123,7 @@ def _current(auth) -> dict:
     return {"name": auth.tenant_name, "timezone": row["timezone"], "currency": row["currency"]}
 
 
-@rt("/settings")
+@rt.get("/settings")
 def settings_page(req: Request, auth):
     return Page(
         req,
@@ -133,7 +133,7 @@ def settings_page(req: Request, auth):
     )
 
 
-@rt("/settings", methods=["post"])
+@rt.post("/settings")
 def save_settings(req: Request, auth, data: dict):
     if auth.role not in EDITORS:
         raise HTTPException(403, "Only owners and admins can change settings.")

@@ -1,0 +1,302 @@
+"""Job rows: the durable half of background jobs, in `tenant_jobs` or the host's `sys_jobs`.
+
+A job is a row before it runs. Its life: `pending` (waits for `run_at`) -> `running` (claimed,
+with a lease) -> `completed`, or back to `pending` with a later `run_at` after a failure, or
+`failed` once its attempts are used up; `cancelled` at any point before it finishes.
+
+Claiming is one conditional UPDATE: of any number of processes racing for a job, exactly one
+changes the row. Each claim writes a fresh `lease_token`, and progress and outcomes are only
+written `WHERE lease_token = :token`, so a run that was cancelled, or that stalled past its
+lease while another process took the job over, can no longer change it. A `running` row whose
+lease passed belongs to a process that died; `due()` offers it again.
+
+Functions run on the connection you pass, inside a transaction you control, so a job can be
+created in the same transaction as the row it is about. Write through `writing(engine)`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from tenants.stamp import from_now, new_id, now
+
+TABLES = ("tenant_jobs", "sys_jobs")
+STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+FINISHED = ("completed", "failed", "cancelled")
+ERROR_MAX = 2000
+MESSAGE_MAX = 200
+
+_CLAIMABLE = """((status = 'pending' AND run_at <= :now)
+                 OR (status = 'running' AND lease_until < :now))"""
+_RETURNING = "RETURNING id, job_type, payload, attempts, max_attempts"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One run of a job, held by whoever has the token."""
+
+    job_id: str
+    job_type: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    token: str
+
+    @property
+    def last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+
+@contextmanager
+def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction. On SQLite it begins IMMEDIATE: it takes the write lock up front
+    (waiting for it under busy_timeout) instead of failing when a read turns into a write."""
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        yield conn
+
+
+def _checked(table: str) -> str:
+    if table not in TABLES:
+        raise ValueError(f"not a job table: {table!r}")
+    return table
+
+
+def _claim(row: sa.Row | None, token: str) -> Claim | None:
+    if row is None:
+        return None
+    return Claim(row.id, row.job_type, json.loads(row.payload), row.attempts, row.max_attempts, token)
+
+
+def _decoded(row: sa.RowMapping) -> dict[str, Any]:
+    job = dict(row)
+    job["payload"] = json.loads(job["payload"])
+    job["result"] = json.loads(job["result"]) if job["result"] is not None else None
+    return job
+
+
+def create(
+    conn: sa.Connection,
+    table: str,
+    job_type: str,
+    payload: dict[str, Any],
+    *,
+    max_attempts: int = 3,
+    run_at: str | None = None,
+) -> str:
+    """A pending job, due at `run_at` (default now); the scheduler will claim it."""
+    job_id, stamp = new_id(), now()
+    conn.execute(
+        sa.text(f"""INSERT INTO {_checked(table)} (id, job_type, status, payload, max_attempts,
+                                                   run_at, created_at, updated_at)
+                    VALUES (:id, :type, 'pending', :payload, :max, :run_at, :t, :t)"""),
+        dict(
+            id=job_id,
+            type=job_type,
+            payload=json.dumps(payload),
+            max=max_attempts,
+            run_at=run_at or stamp,
+            t=stamp,
+        ),
+    )
+    return job_id
+
+
+def create_claimed(
+    conn: sa.Connection,
+    table: str,
+    job_type: str,
+    payload: dict[str, Any],
+    *,
+    max_attempts: int,
+    lease_seconds: float,
+    job_id: str | None = None,
+) -> Claim:
+    """A job already claimed for its first attempt by the caller, who runs it right away.
+
+    If the caller dies before finishing, the lease runs out and the scheduler takes over.
+    Pass `job_id` when another row made in the same transaction must point at the job.
+    """
+    job_id, token, stamp = job_id or new_id(), new_id(), now()
+    conn.execute(
+        sa.text(f"""INSERT INTO {_checked(table)} (id, job_type, status, payload, attempts,
+                        max_attempts, run_at, lease_until, lease_token, created_at, updated_at)
+                    VALUES (:id, :type, 'running', :payload, 1, :max, :t, :lease, :token,
+                            :t, :t)"""),
+        dict(
+            id=job_id,
+            type=job_type,
+            payload=json.dumps(payload),
+            max=max_attempts,
+            lease=from_now(seconds=lease_seconds),
+            token=token,
+            t=stamp,
+        ),
+    )
+    return Claim(job_id, job_type, payload, 1, max_attempts, token)
+
+
+def due(conn: sa.Connection, table: str, limit: int) -> list[str]:
+    """Ids of jobs that may be claimed now: pending and due, or running with a lapsed lease."""
+    rows = conn.execute(
+        sa.text(f"SELECT id FROM {_checked(table)} WHERE {_CLAIMABLE} ORDER BY run_at LIMIT :n"),
+        {"now": now(), "n": limit},
+    )
+    return list(rows.scalars())
+
+
+def claim(conn: sa.Connection, table: str, job_id: str, lease_seconds: float) -> Claim | None:
+    """Claim the job for its next attempt, or None if it is not claimable (someone else won,
+    it is not due, or it finished). An abandoned last attempt is marked failed instead."""
+    table, stamp = _checked(table), now()
+    conn.execute(
+        sa.text(f"""UPDATE {table} SET status = 'failed', finished_at = :now, updated_at = :now,
+                        lease_token = NULL, lease_until = NULL,
+                        error = 'The process running the last attempt stopped before it finished.'
+                    WHERE id = :id AND status = 'running' AND lease_until < :now
+                      AND attempts >= max_attempts"""),
+        {"id": job_id, "now": stamp},
+    )
+    token = new_id()
+    row = conn.execute(
+        sa.text(f"""UPDATE {table} SET status = 'running', attempts = attempts + 1,
+                        lease_token = :token, lease_until = :lease, updated_at = :now
+                    WHERE id = :id AND attempts < max_attempts AND {_CLAIMABLE} {_RETURNING}"""),
+        {"id": job_id, "now": stamp, "token": token, "lease": from_now(seconds=lease_seconds)},
+    ).first()
+    return _claim(row, token)
+
+
+def restart(conn: sa.Connection, table: str, job_id: str, lease_seconds: float) -> Claim | None:
+    """Give a failed or cancelled job a fresh set of attempts, claimed for the first one."""
+    token, stamp = new_id(), now()
+    row = conn.execute(
+        sa.text(f"""UPDATE {_checked(table)} SET status = 'running', attempts = 1, error = NULL,
+                        result = NULL, progress = 0, progress_message = '', finished_at = NULL,
+                        run_at = :now, lease_token = :token, lease_until = :lease,
+                        updated_at = :now
+                    WHERE id = :id AND status IN ('failed', 'cancelled') {_RETURNING}"""),
+        {"id": job_id, "now": stamp, "token": token, "lease": from_now(seconds=lease_seconds)},
+    ).first()
+    return _claim(row, token)
+
+
+def _held(conn: sa.Connection, table: str, claim: Claim, assignments: str, **params: Any) -> bool:
+    """Apply `assignments` if `claim` still holds the job; False if it was fenced out."""
+    result = conn.execute(
+        sa.text(f"""UPDATE {_checked(table)} SET {assignments}, updated_at = :now
+                    WHERE id = :id AND lease_token = :token"""),
+        {"id": claim.job_id, "token": claim.token, "now": now(), **params},
+    )
+    return result.rowcount == 1
+
+
+def complete(conn: sa.Connection, table: str, claim: Claim, result: Any) -> bool:
+    return _held(
+        conn,
+        table,
+        claim,
+        """status = 'completed', result = :result, error = NULL, progress = 100,
+           lease_token = NULL, lease_until = NULL, finished_at = :now""",
+        result=json.dumps(result, default=str),
+    )
+
+
+def fail(conn: sa.Connection, table: str, claim: Claim, error: str, retry_at: str | None) -> bool:
+    """Record a failed attempt: pending again at `retry_at`, or `failed` if that was the last
+    attempt (or `retry_at` is None). The error is kept either way."""
+    if claim.last_attempt or retry_at is None:
+        outcome, params = "status = 'failed', finished_at = :now", {}
+    else:
+        outcome, params = "status = 'pending', run_at = :retry_at", {"retry_at": retry_at}
+    return _held(
+        conn,
+        table,
+        claim,
+        f"{outcome}, error = :error, lease_token = NULL, lease_until = NULL",
+        error=error[:ERROR_MAX],
+        **params,
+    )
+
+
+def extend(conn: sa.Connection, table: str, claim: Claim, lease_seconds: float) -> bool:
+    """Heartbeat: push the lease forward. False if the claim was fenced out."""
+    return _held(conn, table, claim, "lease_until = :lease", lease=from_now(seconds=lease_seconds))
+
+
+def report(
+    conn: sa.Connection,
+    table: str,
+    claim: Claim,
+    percent: int,
+    message: str,
+    lease_seconds: float,
+) -> bool:
+    """Record progress (which also extends the lease)."""
+    return _held(
+        conn,
+        table,
+        claim,
+        "progress = :p, progress_message = :m, lease_until = :lease",
+        p=max(0, min(100, int(percent))),
+        m=message[:MESSAGE_MAX],
+        lease=from_now(seconds=lease_seconds),
+    )
+
+
+def holds(conn: sa.Connection, table: str, claim: Claim) -> bool:
+    """Whether `claim` still owns its job (not cancelled, not taken over)."""
+    token = conn.execute(
+        sa.text(f"SELECT lease_token FROM {_checked(table)} WHERE id = :id"), {"id": claim.job_id}
+    ).scalar()
+    return token == claim.token
+
+
+def cancel(conn: sa.Connection, table: str, job_id: str) -> bool:
+    """Cancel a job that has not finished. A running handler learns it from `holds()`."""
+    stamp = now()
+    result = conn.execute(
+        sa.text(f"""UPDATE {_checked(table)} SET status = 'cancelled', finished_at = :now,
+                        updated_at = :now, lease_token = NULL, lease_until = NULL
+                    WHERE id = :id AND status IN ('pending', 'running')"""),
+        {"id": job_id, "now": stamp},
+    )
+    return result.rowcount == 1
+
+
+def get(conn: sa.Connection, table: str, job_id: str) -> dict[str, Any] | None:
+    row = (
+        conn.execute(
+            sa.text(f"SELECT * FROM {_checked(table)} WHERE id = :id"), {"id": job_id}
+        )
+        .mappings()
+        .first()
+    )
+    return _decoded(row) if row else None
+
+
+def listing(
+    conn: sa.Connection,
+    table: str,
+    *,
+    job_type: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Newest first, optionally filtered. Filters are bound values, never SQL text."""
+    filters = {"job_type": job_type, "status": status}
+    params = {k: v for k, v in filters.items() if v is not None}
+    where = " AND ".join([f"{column} = :{column}" for column in params] or ["1 = 1"])
+    rows = conn.execute(
+        sa.text(
+            f"SELECT * FROM {_checked(table)} WHERE {where}"
+            " ORDER BY created_at DESC, id LIMIT :limit"
+        ),
+        {**params, "limit": max(1, min(int(limit), 500))},
+    )
+    return [_decoded(r) for r in rows.mappings()]

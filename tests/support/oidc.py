@@ -1,0 +1,29 @@
+"""A real OpenID provider on 127.0.0.1 (oidc-provider-mock), for sign-in tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import oidc_provider_mock
+import werkzeug.serving
+from oidc_provider_mock import User
+
+CLIENT_ID = "starter-test-client"
+CLIENT_SECRET = "starter-test-secret"  # noqa: S105 - a test provider's throwaway secret
+
+
+@contextmanager
+def oidc_provider(users: list[User]) -> Iterator[str]:
+    """Serve the provider in a thread; yields its base URL (the issuer)."""
+    wsgi = oidc_provider_mock.app(require_nonce=True, user_claims=users)
+    server = werkzeug.serving.make_server("127.0.0.1", 0, wsgi, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
