@@ -50,7 +50,11 @@ def wrk(url: str, seconds: int, connections: int, cookie: str = "") -> dict[str,
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": float(p50.group(1)) * scale, "errors": int(errors.group(1)) if errors else 0}
+    return {
+        "rps": rps,
+        "p50_ms": float(p50.group(1)) * scale,
+        "errors": int(errors.group(1)) if errors else 0,
+    }
 
 
 def hello_world(seconds: int, connections: int) -> dict[str, float]:
@@ -77,7 +81,7 @@ def add_catalog_rows(database_url: str, count: int) -> None:
     catalog = Catalog(database_url)
     stamp, expires = now(), from_now(days=1)
     with catalog.begin() as conn:
-        for n in range(count):
+        for _ in range(count):
             user, tenant = new_id(), new_id()
             conn.exec_driver_sql(
                 "INSERT INTO core_users (id, issuer, subject, email, created_at) VALUES (?, 'pad', ?, ?, ?)",
@@ -102,7 +106,10 @@ def add_catalog_rows(database_url: str, count: int) -> None:
 
 def tenant_page(data_dir: Path, seconds: int, connections: int) -> dict[str, float]:
     env = {"APP_ENV": "test", "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}
-    with AppServer(env) as server, httpx.Client(base_url=server.url, follow_redirects=True) as client:
+    with (
+        AppServer(env) as server,
+        httpx.Client(base_url=server.url, follow_redirects=True) as client,
+    ):
         token = csrf_from(client.get("/login").text)
         client.post("/login/dev", data={"email": "bench@example.com", "csrf_token": token})
         assert client.get("/notes").status_code == 200
@@ -131,7 +138,9 @@ for i, t in enumerate(ids):
     if i + 1 == {cache_size}: first = rss()
 print(first, rss(), len(dbs))
 """
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
     first, last, cached = out.split()
     assert int(cached) == cache_size
     return float(first), float(last)
@@ -162,13 +171,21 @@ def main() -> None:
     rss_cache, rss_all = memory_after_touching(args.tenants, args.cache_size)
 
     print(f"hello world           {hello['rps']:10.0f} req/s   p50 {hello['p50_ms']:.2f} ms")
-    print(f"tenant page (10 t)    {small['rps']:10.0f} req/s   p50 {small['p50_ms']:.2f} ms   errors {small['errors']}")
-    print(f"tenant page (10k t)   {large['rps']:10.0f} req/s   p50 {large['p50_ms']:.2f} ms   errors {large['errors']}")
+    print(
+        f"tenant page (10 t)    {small['rps']:10.0f} req/s   p50 {small['p50_ms']:.2f} ms   errors {small['errors']}"
+    )
+    print(
+        f"tenant page (10k t)   {large['rps']:10.0f} req/s   p50 {large['p50_ms']:.2f} ms   errors {large['errors']}"
+    )
     print(f"ratio tenant/hello    {small['rps'] / hello['rps']:.2f}   (goal >= 0.70)")
     print(f"p50 10k vs 10 tenants {large['p50_ms'] / small['p50_ms']:.2f}x (goal <= 1.10)")
-    print(f"RSS after {args.cache_size} tenants {rss_cache:.0f} MiB; after {args.tenants}: {rss_all:.0f} MiB "
-          f"(cache size {args.cache_size})")
-    print(f"bench process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(
+        f"RSS after {args.cache_size} tenants {rss_cache:.0f} MiB; after {args.tenants}: {rss_all:.0f} MiB "
+        f"(cache size {args.cache_size})"
+    )
+    print(
+        f"bench process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -14,11 +14,6 @@ from app.settings import Settings, load_settings
 from tests.support import postgres
 from tests.support.html import csrf_from
 
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"|value="([0-9a-f]+)" name="csrf_token"')
-CSRF_HEADER = re.compile(
-    r'X-CSRF-Token&quot;: &quot;([0-9a-f]+)&quot;|"X-CSRF-Token": "([0-9a-f]+)"'
-)
-
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[postgres.Cluster]:

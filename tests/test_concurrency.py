@@ -1,10 +1,12 @@
 """32 parallel writing requests on one tenant, against the real server: all succeed, all land."""
 
 import asyncio
+
 import httpx
 
 from tests.conftest import csrf_from
 from tests.support.server import AppServer
+
 
 def sign_in(client: httpx.Client, email: str) -> str:
     token = csrf_from(client.get("/login").text)
@@ -14,8 +16,11 @@ def sign_in(client: httpx.Client, email: str) -> str:
 
 async def post_notes(base_url: str, cookies, token: str, count: int) -> list[int]:
     async with httpx.AsyncClient(base_url=base_url, cookies=cookies, timeout=60) as client:
+
         async def one(n: int) -> int:
-            response = await client.post("/notes", data={"body": f"note {n}"}, headers={"X-CSRF-Token": token})
+            response = await client.post(
+                "/notes", data={"body": f"note {n}"}, headers={"X-CSRF-Token": token}
+            )
             return response.status_code
 
         return await asyncio.gather(*[one(n) for n in range(count)])
@@ -28,7 +33,10 @@ def test_32_parallel_writes_on_one_tenant(settings):
         "DATABASE_URL": settings.database_url,
         "TENANT_DATABASE_URL": settings.tenant_database_url,
     }
-    with AppServer(env) as server, httpx.Client(base_url=server.url, follow_redirects=True) as client:
+    with (
+        AppServer(env) as server,
+        httpx.Client(base_url=server.url, follow_redirects=True) as client,
+    ):
         token = sign_in(client, "ada@example.com")
         statuses = asyncio.run(post_notes(server.url, client.cookies, token, 32))
         assert statuses == [200] * 32

@@ -27,7 +27,12 @@ def test_another_sessions_token_is_refused(client, new_client):
 def test_header_and_form_field_are_both_accepted(client):
     dev_sign_in(client, "ada@example.com")
     token = page_csrf(client)
-    assert client.post("/notes", data={"body": "by header"}, headers={"X-CSRF-Token": token}).status_code == 200
+    assert (
+        client.post(
+            "/notes", data={"body": "by header"}, headers={"X-CSRF-Token": token}
+        ).status_code
+        == 200
+    )
     assert client.post("/notes", data={"body": "by field", "csrf_token": token}).status_code == 200
 
 

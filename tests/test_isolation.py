@@ -13,7 +13,11 @@ from tests.conftest import dev_sign_in, page_csrf
 TENANT_PROBES = [
     ("GET", "/dashboard?tenant_id={tenant}", None),
     ("GET", "/settings?tenant_id={tenant}", None),
-    ("POST", "/settings", {"tenant_id": "{tenant}", "name": "pwned", "timezone": "UTC", "currency": "USD"}),
+    (
+        "POST",
+        "/settings",
+        {"tenant_id": "{tenant}", "name": "pwned", "timezone": "UTC", "currency": "USD"},
+    ),
     ("GET", "/notes?tenant_id={tenant}", None),
     ("POST", "/notes", {"tenant_id": "{tenant}", "body": "pwned"}),
     ("DELETE", "/notes/{note}", None),
@@ -42,7 +46,9 @@ def snapshot(app, tenant_id: str) -> dict:
     with app.state.databases.handle(tenant_id) as db:
         notes = db.q("SELECT id, body FROM notes ORDER BY id")
         settings = db.q("SELECT * FROM core_settings")
-    tenant = app.state.catalog.row("SELECT name, status FROM core_tenants WHERE id = :id", id=tenant_id)
+    tenant = app.state.catalog.row(
+        "SELECT name, status FROM core_tenants WHERE id = :id", id=tenant_id
+    )
     return {"notes": notes, "settings": settings, "tenant": tenant}
 
 

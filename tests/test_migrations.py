@@ -28,7 +28,9 @@ def test_applies_in_order_once(engine, tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "0001_a.sql").write_text("CREATE TABLE a (id TEXT PRIMARY KEY);")
-    (folder / "0002_b.sql").write_text("CREATE TABLE b (id TEXT PRIMARY KEY, a_id TEXT REFERENCES a (id));")
+    (folder / "0002_b.sql").write_text(
+        "CREATE TABLE b (id TEXT PRIMARY KEY, a_id TEXT REFERENCES a (id));"
+    )
     assert migrate(engine, folder) == ["0001_a.sql", "0002_b.sql"]
     assert migrate(engine, folder) == []
     assert {"a", "b", "schema_migrations"} <= tables(engine)
@@ -40,7 +42,7 @@ def test_a_failing_file_changes_nothing(engine, tmp_path):
     (folder / "0001_bad.sql").write_text(
         "CREATE TABLE half (id TEXT PRIMARY KEY);\nINSERT INTO nowhere VALUES (1);"
     )
-    with pytest.raises(MigrationError, match="0001_bad.sql"):
+    with pytest.raises(MigrationError, match=r"0001_bad\.sql"):
         migrate(engine, folder)
     assert "half" not in tables(engine)
     assert [m.name for m in pending(engine, folder)] == ["0001_bad.sql"]
@@ -60,7 +62,7 @@ def test_badly_named_files_are_refused(engine, tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "first.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match="NNNN_description.sql"):
+    with pytest.raises(MigrationError, match=r"NNNN_description\.sql"):
         migrate(engine, folder)
 
 
@@ -92,7 +94,9 @@ def test_new_tenant_migration_reaches_existing_tenants(settings, app, client, tm
     tenant_id = app.state.catalog.rows("SELECT id FROM core_tenants")[0]["id"]
     folder = tmp_path / "tenant-migrations"
     shutil.copytree(TENANT_MIGRATIONS, folder)
-    (folder / "9001_invoices.sql").write_text("CREATE TABLE invoices (id TEXT PRIMARY KEY, cents INTEGER NOT NULL);")
+    (folder / "9001_invoices.sql").write_text(
+        "CREATE TABLE invoices (id TEXT PRIMARY KEY, cents INTEGER NOT NULL);"
+    )
     restarted = TenantDatabases(settings.tenant_database_url, migrations=folder)
     with restarted.handle(tenant_id) as db:
         db.t.invoices.insert({"id": "i1", "cents": 1999})

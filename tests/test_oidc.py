@@ -12,8 +12,13 @@ from tests.conftest import csrf_from
 from tests.support.oidc import CLIENT_ID, CLIENT_SECRET, oidc_provider
 
 USERS = [
-    User(sub="alice-sub", claims={"email": "alice@example.com", "email_verified": True, "name": "Alice"}),
-    User(sub="eve-sub", claims={"email": "eve@example.com", "email_verified": False, "name": "Eve"}),
+    User(
+        sub="alice-sub",
+        claims={"email": "alice@example.com", "email_verified": True, "name": "Alice"},
+    ),
+    User(
+        sub="eve-sub", claims={"email": "eve@example.com", "email_verified": False, "name": "Eve"}
+    ),
 ]
 
 
@@ -121,5 +126,7 @@ def test_dev_sign_in_does_not_exist_when_oidc_is_configured(oidc_app):
     with TestClient(oidc_app, base_url="http://localhost") as client:
         page = client.get("/login").text
         assert "Development only" not in page
-        response = client.post("/login/dev", data={"email": "x@example.com", "csrf_token": csrf_from(page)})
+        response = client.post(
+            "/login/dev", data={"email": "x@example.com", "csrf_token": csrf_from(page)}
+        )
         assert response.status_code in (404, 405)

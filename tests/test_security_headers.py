@@ -14,7 +14,12 @@ def test_headers_everywhere(client, path):
     for name in REQUIRED:
         assert name in response.headers, (path, name)
     csp = response.headers["content-security-policy"]
-    for directive in ("frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'", "script-src 'self'"):
+    for directive in (
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "script-src 'self'",
+    ):
         assert directive in csp
     assert "unsafe-inline" not in csp
     assert response.headers["x-content-type-options"] == "nosniff"
@@ -39,8 +44,16 @@ def test_no_hsts_outside_production(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/pyproject.toml", "/.github/ci.yaml", "/main.py", "/static/../pyproject.toml", "/static/%2e%2e/main.py",
-     "/.env", "/data/host.db", "/uv.lock"],
+    [
+        "/pyproject.toml",
+        "/.github/ci.yaml",
+        "/main.py",
+        "/static/../pyproject.toml",
+        "/static/%2e%2e/main.py",
+        "/.env",
+        "/data/host.db",
+        "/uv.lock",
+    ],
 )
 def test_only_static_dir_is_served(client, path):
     assert client.get(path).status_code == 404

@@ -73,14 +73,18 @@ def test_a_new_session_id_on_every_sign_in(app, client):
     assert dev_sign_in_again.status_code == 303
     second = cookie_payload(client)["sid"]
     assert first != second
-    old = app.state.catalog.row("SELECT revoked_at FROM core_sessions WHERE id_hash = :h", h=token_hash(first))
+    old = app.state.catalog.row(
+        "SELECT revoked_at FROM core_sessions WHERE id_hash = :h", h=token_hash(first)
+    )
     assert old["revoked_at"] is not None
 
 
 def test_logout_revokes_the_session_server_side(client, new_client):
     dev_sign_in(client, "ada@example.com")
     stolen = dict(client.cookies)
-    response = client.post("/logout", headers={"X-CSRF-Token": page_csrf(client)}, follow_redirects=False)
+    response = client.post(
+        "/logout", headers={"X-CSRF-Token": page_csrf(client)}, follow_redirects=False
+    )
     assert response.status_code == 303
     thief = new_client()
     thief.cookies.update(stolen)
@@ -95,7 +99,9 @@ def test_logout_is_post_only(client):
 
 def test_idle_timeout(app, client):
     dev_sign_in(client, "ada@example.com")
-    app.state.catalog.execute("UPDATE core_sessions SET last_seen_at = '2000-01-01T00:00:00.000000Z'")
+    app.state.catalog.execute(
+        "UPDATE core_sessions SET last_seen_at = '2000-01-01T00:00:00.000000Z'"
+    )
     assert client.get("/dashboard", follow_redirects=False).status_code == 303
 
 

@@ -25,7 +25,12 @@ def test_production_refuses_and_names_every_problem():
     with pytest.raises(SettingsError) as refused:
         load_settings(env=env, env_file=None)
     message = str(refused.value)
-    for name in ("SECRET_KEY is shorter than 32 bytes", "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "BASE_URL"):
+    for name in (
+        "SECRET_KEY is shorter than 32 bytes",
+        "GOOGLE_CLIENT_ID",
+        "GOOGLE_CLIENT_SECRET",
+        "BASE_URL",
+    ):
         assert name in message
 
 
@@ -37,7 +42,10 @@ def test_production_refuses_missing_secret_key():
 
 def test_bad_values_are_reported_not_crashed_on():
     with pytest.raises(SettingsError) as refused:
-        load_settings(env={"APP_ENV": "staging", "PORT": "http", "TENANT_DATABASE_URL": "sqlite:///x.db"}, env_file=None)
+        load_settings(
+            env={"APP_ENV": "staging", "PORT": "http", "TENANT_DATABASE_URL": "sqlite:///x.db"},
+            env_file=None,
+        )
     message = str(refused.value)
     assert "APP_ENV" in message and "PORT" in message and "{tenant_id}" in message
 

@@ -2,8 +2,12 @@
 
 import re
 
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"|value="([0-9a-f]+)" name="csrf_token"')
-CSRF_HEADER = re.compile(r'X-CSRF-Token&quot;: &quot;([0-9a-f]+)&quot;|"X-CSRF-Token": "([0-9a-f]+)"')
+CSRF_INPUT = re.compile(
+    r'name="csrf_token" value="([0-9a-f]+)"|value="([0-9a-f]+)" name="csrf_token"'
+)
+CSRF_HEADER = re.compile(
+    r'X-CSRF-Token&quot;: &quot;([0-9a-f]+)&quot;|"X-CSRF-Token": "([0-9a-f]+)"'
+)
 
 
 def csrf_from(html: str) -> str:

@@ -11,7 +11,7 @@ import werkzeug.serving
 from oidc_provider_mock import User
 
 CLIENT_ID = "starter-test-client"
-CLIENT_SECRET = "starter-test-secret"  # noqa: S105 - a test provider's throwaway secret
+CLIENT_SECRET = "starter-test-secret"
 
 
 @contextmanager

@@ -37,8 +37,11 @@ class AppServer:
 
     def start(self, timeout: float = 30) -> AppServer:
         self.process = subprocess.Popen(
-            [sys.executable, "main.py"], cwd=ROOT, env=self.env,
-            stdout=self.log, stderr=subprocess.STDOUT,
+            [sys.executable, "main.py"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

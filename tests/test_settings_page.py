@@ -1,0 +1,85 @@
+"""The settings form: allow-listed fields, inline errors, nothing changes unless all valid."""
+
+import pytest
+
+from tests.conftest import dev_sign_in, page_csrf
+
+
+@pytest.fixture
+def signed_in(app, client):
+    dev_sign_in(client, "ada@example.com")
+    tenant_id = app.state.catalog.row("SELECT id FROM core_tenants")["id"]
+    return {"X-CSRF-Token": page_csrf(client), "HX-Request": "true"}, tenant_id
+
+
+def current(app, tenant_id):
+    with app.state.databases.handle(tenant_id) as db:
+        row = db.q("SELECT timezone, currency FROM core_settings")[0]
+    return app.state.catalog.tenant(tenant_id)["name"], row["timezone"], row["currency"]
+
+
+def test_valid_change_is_saved_audited_and_toasted(app, client, signed_in):
+    headers, tenant_id = signed_in
+    form = {"name": "Acme <Labs>", "timezone": "Europe/Paris", "currency": "EUR"}
+    response = client.post("/settings", data=form, headers=headers)
+    assert response.status_code == 200
+    assert "Settings saved." in response.text and "toast" in response.text
+    assert current(app, tenant_id) == ("Acme <Labs>", "Europe/Paris", "EUR")
+    assert "Acme &lt;Labs&gt;" in client.get("/dashboard").text
+    audit = app.state.catalog.row(
+        "SELECT action, actor_user_id FROM sys_audit_logs WHERE action = 'settings.changed'"
+    )
+    assert audit is not None
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"name": "", "timezone": "UTC", "currency": "USD"}, "Give your workspace a name."),
+        ({"name": "x" * 81, "timezone": "UTC", "currency": "USD"}, "under 80 characters"),
+        ({"name": "ok", "timezone": "Mars/Olympus", "currency": "USD"}, "Choose a timezone"),
+        (
+            {"name": "ok", "timezone": "UTC", "currency": "usd'; DROP TABLE core_settings;--"},
+            "Choose a currency",
+        ),
+        ({"name": "ok"}, "Choose a timezone"),
+    ],
+)
+def test_bad_input_is_shown_inline_and_changes_nothing(app, client, signed_in, form, message):
+    headers, tenant_id = signed_in
+    before = current(app, tenant_id)
+    response = client.post("/settings", data=form, headers=headers)
+    assert response.status_code == 200
+    assert message in response.text and 'aria-invalid="true"' in response.text
+    assert current(app, tenant_id) == before
+
+
+def test_extra_fields_are_ignored(app, client, signed_in):
+    headers, tenant_id = signed_in
+    form = {
+        "name": "n",
+        "timezone": "UTC",
+        "currency": "USD",
+        "plan_tier": "enterprise",
+        "role": "owner",
+        "status": "active",
+        "id": "2",
+    }
+    assert client.post("/settings", data=form, headers=headers).status_code == 200
+    tenant = app.state.catalog.tenant(tenant_id)
+    assert tenant["plan_tier"] == "free"
+    with app.state.databases.handle(tenant_id) as db:
+        assert db.q("SELECT count(*) AS n FROM core_settings") == [{"n": 1}]
+
+
+def test_members_cannot_change_settings(app, client, signed_in):
+    headers, tenant_id = signed_in
+    app.state.catalog.execute("UPDATE core_memberships SET role = 'member'")
+    page = client.get("/settings").text
+    assert "Only owners and admins" in page and "disabled" in page
+    before = current(app, tenant_id)
+    response = client.post(
+        "/settings", data={"name": "x", "timezone": "UTC", "currency": "USD"}, headers=headers
+    )
+    assert response.status_code == 403
+    assert current(app, tenant_id) == before
