@@ -1,9 +1,10 @@
 """The request path: CSRF check, then session -> user -> tenant -> membership -> tenant DB.
 
-Two Beforeware functions run before every route that needs them. `authenticate` does one
-catalog query per request (session, user, current tenant and membership joined), refuses
-anything not allowed, and puts an `Auth` with a lazy tenant DB handle in `scope['auth']`,
-which FastHTML hands to any handler that takes an `auth` argument.
+One Beforeware, `guard`, runs before every route and does what the route's access class
+needs (app/access.py). For signed-in routes it makes one catalog query (session, user,
+current tenant and membership joined), refuses anything not allowed, and puts an `Auth` with
+a lazy tenant DB handle in `scope['auth']`, which FastHTML hands to any handler that takes
+an `auth` argument.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from fasthtml.common import Redirect
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -23,22 +25,33 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 TOUCH_EVERY = timedelta(seconds=60)  # write last_seen at most once a minute per session
 
 
-async def check_csrf(req: Request):
+async def guard(req: Request, sess):
+    """The one Beforeware: what a request needs depends on its route's access class."""
+    access = req.app.state.access.of(req.scope)
+    if access != "webhook":  # machines sign their requests instead
+        await _check_csrf(req)
+    if access in ("public", "webhook"):
+        return None
+    stop = await run_in_threadpool(_authenticate, req, sess, access)
+    if stop is None and access == "tenant":
+        await _refuse_foreign_tenant(req)
+    return stop
+
+
+async def _check_csrf(req: Request) -> None:
     """Every state-changing request carries the session's CSRF token, or gets 403."""
     if req.method not in UNSAFE_METHODS:
-        return None
+        return
     submitted = req.headers.get(CSRF_HEADER)
     if submitted is None and req.headers.get("content-type", "").startswith(FORM_TYPES):
-        form = await req.form()
-        submitted = form.get(CSRF_FIELD)
+        submitted = (await req.form()).get(CSRF_FIELD)
     if not csrf_valid(req, submitted if isinstance(submitted, str) else None):
         raise HTTPException(
             403, "The form expired or did not come from this site. Reload and try again."
         )
-    return None
 
 
-def authenticate(req: Request, sess):
+def _authenticate(req: Request, sess, access: str):
     """Resolve the signed-in user and their current tenant, or stop the request."""
     state = req.app.state
     token = sess.get("sid")
@@ -52,7 +65,7 @@ def authenticate(req: Request, sess):
         return Redirect("/login")
     if datetime.now(UTC) - parse(auth.last_seen_at) > TOUCH_EVERY:
         state.catalog.touch_session(auth.session_hash)
-    if state.access.signed_in_only(req.url.path):
+    if access == "signed_in":
         req.scope["auth"] = auth
         return None
     if auth.role is None:  # membership revoked (or never existed): this tenant is gone for them
@@ -69,20 +82,17 @@ def authenticate(req: Request, sess):
     return None
 
 
-async def refuse_foreign_tenant(req: Request):
+async def _refuse_foreign_tenant(req: Request) -> None:
     """The tenant comes from the session only. A request that names another one is a probe: 404.
 
     Handlers never read a tenant id from input; this makes the refusal explicit and uniform.
     """
-    auth = req.scope.get("auth")
-    if auth is None or auth.tenant_id is None:
-        return None
+    auth = req.scope["auth"]
     named = req.query_params.getlist("tenant_id")
     if req.method in UNSAFE_METHODS and req.headers.get("content-type", "").startswith(FORM_TYPES):
         named += [v for v in (await req.form()).getlist("tenant_id") if isinstance(v, str)]
     if any(value != auth.tenant_id for value in named):
         raise HTTPException(404)
-    return None
 
 
 class ReleaseTenantDB:

@@ -1,67 +1,471 @@
-"""The command line behind `main.py`: serve (default) and operations subcommands."""
+"""The command line behind `main.py`: serve (the default) and operations.
+
+    uv run main.py                            serve the app
+    uv run main.py migrate                    the host catalog, then every tenant
+    uv run main.py check                      settings, databases, SMTP and OpenID reachable
+    uv run main.py tenants list [--status S]
+    uv run main.py tenants suspend|resume ID
+    uv run main.py tenants delete ID --yes    drops the tenant's database: no undo
+    uv run main.py users list [--email TEXT]
+    uv run main.py jobs list [--tenant ID] [--status S] [--type T] [--limit N]
+    uv run main.py jobs retry JOB_ID [--tenant ID]
+
+Exit status: 0 done, 1 failed (the message says what), 2 bad usage or settings.
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
 
+import httpx
+import sqlalchemy as sa
 import uvicorn
+from sqlalchemy.engine import URL
 
+from app.factory import create_app, open_data_layer
+from app.lib.email_send import SmtpConfig, _connection
+from app.log_config import configure_logging
+from app.routes.health import database_problems
 from app.settings import Settings, SettingsError, load_settings
+from tenants import jobs as store
 from tenants.catalog import Catalog
+from tenants.engines import (
+    TENANT_ID,
+    create_engine,
+    is_sqlite,
+    normalize_url,
+    sqlite_path,
+    tenant_url,
+)
 from tenants.migrate import MigrationError
+from tenants.pg_roles import drop_tenant_role, ensure_tenant_role
+from tenants.provision import drop_database
 from tenants.routing import TenantDatabases
+from tenants.stamp import now
+
+CHECK_TIMEOUT_SECONDS = 5
+RETRY_LEASE_SECONDS = 60  # handed straight back to the scheduler; never actually held
 
 
-def serve(settings: Settings) -> int:
-    from app.factory import create_app
+class CliError(Exception):
+    """A mistake or a refusal to report in one line, without a traceback."""
 
+
+def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    cells = [[str(row[c]) if row[c] is not None else "" for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+# -- serve and migrate --------------------------------------------------------------------
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings)
     print(f"Serving on http://{settings.host}:{settings.port} ({settings.app_env})")
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
+        log_config=None,  # keep app/log_config.py's handlers: one format, redaction, request ids
         log_level=settings.log_level.lower(),
-        proxy_headers=False,
+        proxy_headers=False,  # app/client_ip.py reads X-Forwarded-For from TRUSTED_PROXIES only
+        server_header=False,
     )
     return 0
 
 
-def migrate(settings: Settings) -> int:
-    """Migrate the host catalog, then every tenant; report each failure and exit non-zero."""
-    catalog = Catalog(settings.database_url)
+def migrate(settings: Settings, args: argparse.Namespace) -> int:
+    """Migrate the host catalog, then every tenant; report each failure and exit non-zero.
+
+    With TENANT_DB_ROLES, each tenant's role is refreshed first (new password after a
+    SECRET_KEY rotation, tables made before roles were turned on handed over).
+    """
+    catalog, databases = open_data_layer(settings)
     applied = catalog.migrate()
     print(f"host: {len(applied)} migration(s) applied")
     tenants = catalog.rows("SELECT id FROM core_tenants WHERE status IN ('active', 'suspended')")
-    databases = TenantDatabases(settings.tenant_database_url, cache_size=1)
     failures = 0
     for tenant in tenants:
         try:
+            if databases.role_secret:
+                url = tenant_url(settings.tenant_database_url, tenant["id"])
+                ensure_tenant_role(url, databases.role_secret)
             databases.handle(tenant["id"]).close()
+            databases.forget(tenant["id"])  # one engine open at a time, however many tenants
         except Exception as e:  # report and carry on with the others
             failures += 1
-            print(f"tenant {tenant['id']}: FAILED: {e}")
+            print(f"tenant {tenant['id']}: FAILED: {_first_line(e)}")
     databases.dispose()
     catalog.dispose()
     print(f"tenants: {len(tenants) - failures} migrated, {failures} failed")
     return 1 if failures else 0
 
 
-COMMANDS = {"serve": serve, "migrate": migrate}
+# -- check ----------------------------------------------------------------------------------
+
+Verdict = tuple[bool | None, str]  # (True ok / False failed / None not configured, detail)
+
+
+def _probe_engine(url: str | URL) -> sa.Engine:
+    """An engine that gives up connecting after a few seconds, keeps no pool and never
+    creates a SQLite file."""
+    url = normalize_url(url)
+    if is_sqlite(url):
+        return create_engine(url, create_file=False)
+    return sa.create_engine(
+        url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": CHECK_TIMEOUT_SECONDS}
+    )
+
+
+def _check_host(settings: Settings) -> Verdict:
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        return False, f"{path} does not exist yet; `main.py migrate` creates it"
+    engine = _probe_engine(settings.database_url)
+    try:
+        with engine.connect():
+            pass
+        problems = database_problems(engine)
+    except sa.exc.SQLAlchemyError as e:
+        return False, f"cannot connect: {_first_line(e)}"
+    finally:
+        engine.dispose()
+    return (False, "; ".join(problems)) if problems else (True, "reachable, migrations current")
+
+
+def _check_tenant_template(settings: Settings) -> Verdict:
+    longest = tenant_url(settings.tenant_database_url, "0" * 40)  # the longest valid tenant id
+    path = sqlite_path(longest)
+    if path is not None:
+        folder = next(p for p in (path.parent, *path.parents) if p.exists())
+        if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+            return False, f"{folder} is not a writable directory"
+        return True, f"SQLite files in {path.parent}"
+    if len(str(longest.database).encode()) > 63:
+        return False, "database names would exceed PostgreSQL's 63 bytes; shorten the template"
+    engine = _probe_engine(longest.set(database="postgres"))
+    try:
+        with engine.connect() as conn:
+            can_create_db, can_create_role = conn.execute(
+                sa.text("""SELECT rolcreatedb OR rolsuper, rolcreaterole OR rolsuper
+                           FROM pg_roles WHERE rolname = current_user""")
+            ).one()
+    except sa.exc.SQLAlchemyError as e:
+        return False, f"cannot connect to the server: {_first_line(e)}"
+    finally:
+        engine.dispose()
+    if not can_create_db:
+        return False, "the template's user may not CREATE DATABASE"
+    if settings.tenant_db_roles and not can_create_role:
+        return False, "TENANT_DB_ROLES needs a user that may CREATE ROLE"
+    return True, "PostgreSQL server reachable; the user may create tenant databases"
+
+
+def _check_smtp(settings: Settings) -> Verdict:
+    config = SmtpConfig.from_settings(settings)
+    if config is None:
+        return None, "SMTP_HOST not set: mail goes to the outbox in DATA_DIR"
+    quick = replace(config, timeout=min(config.timeout, CHECK_TIMEOUT_SECONDS))
+    try:
+        with _connection(quick):  # connects, secures and logs in, as sending would
+            pass
+    except Exception as e:
+        return False, _first_line(e)
+    return True, f"{config.server} accepted the connection"
+
+
+def _check_oidc(settings: Settings) -> Verdict:
+    if not settings.google_configured:
+        return None, "no OpenID client configured"
+    try:
+        response = httpx.get(settings.oidc_metadata_url, timeout=CHECK_TIMEOUT_SECONDS)
+        response.raise_for_status()
+        issuer = response.json()["issuer"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
+        return False, f"{settings.oidc_metadata_url}: {type(e).__name__}: {_first_line(e)}"
+    return True, f"metadata reachable, issuer {issuer}"
+
+
+CHECKS: dict[str, Callable[[Settings], Verdict]] = {
+    "host database": _check_host,
+    "tenant databases": _check_tenant_template,
+    "email (SMTP)": _check_smtp,
+    "sign-in (OpenID)": _check_oidc,
+}
+
+
+def check(settings: Settings, args: argparse.Namespace) -> int:
+    print(f"ok    settings: {settings.app_env}")
+    failed = 0
+    for name, probe in CHECKS.items():
+        ok, detail = probe(settings)
+        failed += ok is False
+        print(f"{({True: 'ok', False: 'FAIL', None: 'skip'})[ok]:<5} {name}: {detail}")
+    return 1 if failed else 0
+
+
+# -- tenants --------------------------------------------------------------------------------
+
+
+def _tenant(catalog: Catalog, tenant_id: str) -> dict[str, Any]:
+    tenant = catalog.tenant(tenant_id) if TENANT_ID.fullmatch(tenant_id) else None
+    if tenant is None:
+        raise CliError(f"no tenant with id {tenant_id!r}")
+    return tenant
+
+
+def tenants_list(settings: Settings, args: argparse.Namespace) -> int:
+    catalog = Catalog(settings.database_url)
+    rows = catalog.rows(
+        f"""SELECT t.id, t.status, t.plan_tier AS plan, COUNT(m.id) AS members, t.created_at,
+                  t.name
+           FROM core_tenants t LEFT JOIN core_memberships m ON m.tenant_id = t.id
+           {"WHERE t.status = :status" if args.status else ""}
+           GROUP BY t.id, t.status, t.plan_tier, t.created_at, t.name
+           ORDER BY t.created_at, t.id""",
+        status=args.status,
+    )
+    catalog.dispose()
+    _print_table(rows, ["id", "status", "plan", "members", "created_at", "name"])
+    return 0
+
+
+def _change_status(settings: Settings, tenant_id: str, before: str, after: str) -> int:
+    catalog = Catalog(settings.database_url)
+    tenant = _tenant(catalog, tenant_id)
+    if tenant["status"] == after:
+        print(f"tenant {tenant_id} is already {after}")
+        return 0
+    if tenant["status"] != before:
+        raise CliError(f"tenant {tenant_id} is {tenant['status']}, not {before}")
+    catalog.set_tenant_status(tenant_id, after)
+    catalog.audit(f"tenant.{after}", actor=None, tenant=tenant_id, via="cli")
+    catalog.dispose()
+    print(f"tenant {tenant_id} is now {after}")
+    return 0
+
+
+def tenants_suspend(settings: Settings, args: argparse.Namespace) -> int:
+    return _change_status(settings, args.tenant_id, "active", "suspended")
+
+
+def tenants_resume(settings: Settings, args: argparse.Namespace) -> int:
+    return _change_status(settings, args.tenant_id, "suspended", "active")
+
+
+def tenants_delete(settings: Settings, args: argparse.Namespace) -> int:
+    """Refuse the tenant everywhere at once (status, memberships), then drop its database.
+
+    The catalog row stays as a tombstone for the audit log; running this again retries a
+    drop that failed.
+    """
+    catalog = Catalog(settings.database_url)
+    tenant = _tenant(catalog, args.tenant_id)
+    if not args.yes:
+        raise CliError(
+            f"this drops the database of tenant {tenant['id']} ({tenant['name']}) and all its "
+            "data, with no undo; add --yes to go ahead"
+        )
+    with catalog.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE core_tenants SET status = 'deleted', updated_at = :t WHERE id = :id"),
+            {"t": now(), "id": tenant["id"]},
+        )
+        conn.execute(
+            sa.text("DELETE FROM core_memberships WHERE tenant_id = :id"), {"id": tenant["id"]}
+        )
+    url = tenant_url(settings.tenant_database_url, tenant["id"])
+    drop_database(url)
+    if settings.tenant_db_roles:
+        drop_tenant_role(url)
+    catalog.audit("tenant.deleted", actor=None, tenant=tenant["id"], via="cli")
+    catalog.dispose()
+    print(f"tenant {tenant['id']} deleted and its database dropped")
+    return 0
+
+
+# -- users ----------------------------------------------------------------------------------
+
+
+def users_list(settings: Settings, args: argparse.Namespace) -> int:
+    catalog = Catalog(settings.database_url)
+    rows = catalog.rows(
+        """SELECT u.id, u.email, u.name, COUNT(m.id) AS tenants, u.last_login_at
+           FROM core_users u LEFT JOIN core_memberships m ON m.user_id = u.id
+           GROUP BY u.id, u.email, u.name, u.last_login_at, u.created_at
+           ORDER BY u.created_at, u.id"""
+    )
+    catalog.dispose()
+    needle = (args.email or "").lower()
+    _print_table(
+        [r for r in rows if needle in r["email"]],
+        ["id", "email", "name", "tenants", "last_login_at"],
+    )
+    return 0
+
+
+# -- jobs -----------------------------------------------------------------------------------
+
+
+def _queue(
+    catalog: Catalog, databases: TenantDatabases, tenant_id: str | None
+) -> tuple[sa.Engine, str]:
+    """(engine, table) of the host's system jobs (None) or a tenant's jobs."""
+    if tenant_id is None:
+        return catalog.engine, "sys_jobs"
+    if _tenant(catalog, tenant_id)["status"] == "deleted":
+        raise CliError(f"tenant {tenant_id} is deleted")
+    with databases.handle(tenant_id) as db:
+        return db.engine, "tenant_jobs"
+
+
+def jobs_list(settings: Settings, args: argparse.Namespace) -> int:
+    catalog, databases = open_data_layer(settings)
+    if args.tenant:
+        scopes = [args.tenant]
+    else:
+        live = catalog.rows("SELECT id FROM core_tenants WHERE status IN ('active', 'suspended')")
+        scopes = [None, *(t["id"] for t in live)]
+    found, unreadable = [], 0
+    for scope in scopes:
+        try:
+            engine, table = _queue(catalog, databases, scope)
+            with engine.connect() as conn:
+                jobs = store.listing(
+                    conn, table, job_type=args.type, status=args.status, limit=args.limit
+                )
+        except sa.exc.SQLAlchemyError as e:  # one broken tenant must not hide the others
+            unreadable += 1
+            print(f"{scope or 'host'}: cannot read its jobs: {_first_line(e)}", file=sys.stderr)
+            continue
+        finally:
+            if scope is not None:
+                databases.forget(scope)  # one tenant engine open at a time
+        found += [{**job, "where": scope or "host"} for job in jobs]
+    databases.dispose()
+    catalog.dispose()
+    found.sort(key=lambda job: (job["created_at"], job["id"]), reverse=True)
+    rows = [
+        {
+            **job,
+            "tries": f"{job['attempts']}/{job['max_attempts']}",
+            "error": (job["error"] or "").splitlines()[0][:60] if job["error"] else "",
+        }
+        for job in found[: args.limit]
+    ]
+    _print_table(rows, ["where", "id", "job_type", "status", "tries", "updated_at", "error"])
+    return 1 if unreadable else 0
+
+
+def jobs_retry(settings: Settings, args: argparse.Namespace) -> int:
+    """Give a failed or cancelled job fresh attempts and hand it to the scheduler of a running
+    app process (the CLI never runs handlers itself)."""
+    catalog, databases = open_data_layer(settings)
+    engine, table = _queue(catalog, databases, args.tenant)
+    where = f"tenant {args.tenant}" if args.tenant else "the host's system jobs"
+    with store.writing(engine) as conn:
+        job = store.get(conn, table, args.job_id)
+        if job is None:
+            raise CliError(f"no job {args.job_id!r} in {where}")
+        claim = store.restart(conn, table, args.job_id, RETRY_LEASE_SECONDS)
+        if claim is None:
+            raise CliError(
+                f"job {args.job_id} is {job['status']}: only failed or cancelled jobs are retried"
+            )
+        store.release(conn, table, claim)
+    databases.dispose()
+    catalog.dispose()
+    print(f"job {args.job_id} is pending again; a running app process will pick it up")
+    return 0
+
+
+# -- the parser -----------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="main.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", help="serve the app (the default)").set_defaults(run=serve)
+    commands.add_parser("migrate", help="migrate the host and every tenant").set_defaults(
+        run=migrate
+    )
+    commands.add_parser("check", help="check settings and connectivity").set_defaults(run=check)
+
+    tenants = commands.add_parser("tenants", help="list, suspend, resume or delete tenants")
+    tenant_commands = tenants.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = tenant_commands.add_parser("list", help="every tenant")
+    listing.add_argument("--status", choices=["provisioning", "active", "suspended", "deleted"])
+    listing.set_defaults(run=tenants_list)
+    for action, run in (("suspend", tenants_suspend), ("resume", tenants_resume)):
+        command = tenant_commands.add_parser(action, help=f"{action} a tenant")
+        command.add_argument("tenant_id")
+        command.set_defaults(run=run)
+    delete = tenant_commands.add_parser("delete", help="delete a tenant and drop its database")
+    delete.add_argument("tenant_id")
+    delete.add_argument("--yes", action="store_true", help="confirm: there is no undo")
+    delete.set_defaults(run=tenants_delete)
+
+    users = commands.add_parser("users", help="list users")
+    user_commands = users.add_subparsers(dest="action", metavar="ACTION", required=True)
+    users_listing = user_commands.add_parser("list", help="every user")
+    users_listing.add_argument("--email", help="only emails containing this text")
+    users_listing.set_defaults(run=users_list)
+
+    jobs = commands.add_parser("jobs", help="list or retry background jobs")
+    job_commands = jobs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    jobs_listing = job_commands.add_parser("list", help="newest first, host and every tenant")
+    jobs_listing.add_argument("--tenant", help="only this tenant's jobs")
+    jobs_listing.add_argument("--status", choices=store.STATUSES)
+    jobs_listing.add_argument("--type", help="only jobs of this type")
+    jobs_listing.add_argument("--limit", type=_positive, default=50)
+    jobs_listing.set_defaults(run=jobs_list)
+    retry = job_commands.add_parser("retry", help="run a failed or cancelled job again")
+    retry.add_argument("job_id")
+    retry.add_argument("--tenant", help="the tenant the job belongs to (default: the host)")
+    retry.set_defaults(run=jobs_retry)
+    return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="main.py", description=__doc__)
-    parser.add_argument("command", nargs="?", default="serve", choices=sorted(COMMANDS))
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)  # usage mistakes: a message and exit status 2
+    command = getattr(args, "run", serve)
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level)
-        return COMMANDS[args.command](settings)
+        configure_logging(settings)
+        return command(settings, args)
     except SettingsError as e:
         print(e)
         return 2
     except MigrationError as e:
-        print(f"migration failed: {e}")
+        print(f"migration failed: {e}", file=sys.stderr)
+        return 1
+    except CliError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except sa.exc.OperationalError as e:
+        print(f"error: a database could not be reached: {_first_line(e)}", file=sys.stderr)
         return 1

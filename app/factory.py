@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fasthtml.common import Beforeware, FastHTML
+from fasthtml.common import FastHTML
 from starlette.middleware import Middleware
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from app import email_jobs
 from app.access import Access
-from app.auth import ReleaseTenantDB, authenticate, check_csrf, refuse_foreign_tenant
-from app.components import APP_NAME, StaticHeaders
+from app.auth import ReleaseTenantDB, guard
+from app.client_ip import TrustedProxyClient
+from app.components import APP_NAME
 from app.errors import ERROR_HANDLERS
-from app.jobs import background_lifespan
+from app.jobs import background_lifespan, job_manager
+from app.lib.blog import Blog
 from app.oidc import register_oidc
+from app.periodic import every
+from app.ratelimit import RateLimit
+from app.request_id import RequestId
 from app.routes import ROUTERS
 from app.security import SecurityHeaders
 from app.settings import Settings, load_settings, secret_key
+from app.syncs.jobs import enqueue_due_syncs
 from tenants.catalog import Catalog
 from tenants.routing import TenantDatabases
 
@@ -26,22 +34,41 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 class SaasApp(FastHTML):
     def build_middleware_stack(self):
-        # Outermost, so even Starlette's last-resort 500 response carries the headers.
+        # Outermost, so even Starlette's last-resort 500 response carries the headers and the
+        # request id (and the server's crash log line carries the id too).
         stack = super().build_middleware_stack()
-        return SecurityHeaders(stack, hsts=self.state.settings.is_production)
+        return RequestId(SecurityHeaders(stack, hsts=self.state.settings.is_production))
 
 
 async def _lifespan(app: SaasApp):
-    async with background_lifespan(app):  # job scheduler and recovery
+    databases, idle_seconds = app.state.databases, app.state.settings.tenant_idle_minutes * 60
+    async with (
+        background_lifespan(app),  # job scheduler and recovery
+        # thousands of rarely used tenants must not each keep connections open
+        every(60, lambda: databases.close_idle(idle_seconds), "closing idle tenant pools"),
+        every(60, lambda: enqueue_due_syncs(job_manager(app)), "queueing scheduled syncs"),
+    ):
         yield
     app.state.databases.dispose()
     app.state.catalog.dispose()
 
 
+def open_data_layer(settings: Settings) -> tuple[Catalog, TenantDatabases]:
+    """The host catalog and the tenant databases, sized and secured as the settings say."""
+    catalog = Catalog(settings.database_url, pool_size=settings.database_pool_size)
+    databases = TenantDatabases(
+        settings.tenant_database_url,
+        cache_size=settings.tenant_engine_cache_size,
+        pool_size=settings.tenant_pool_size,
+        role_secret=secret_key(settings) if settings.tenant_db_roles else None,
+    )
+    return catalog, databases
+
+
 def create_app(settings: Settings | None = None) -> SaasApp:
     settings = settings or load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog(settings.database_url)
+    catalog, databases = open_data_layer(settings)
     catalog.migrate()
     routers = ROUTERS(settings)
     access = Access()
@@ -51,7 +78,6 @@ def create_app(settings: Settings | None = None) -> SaasApp:
     key = secret_key(settings)
     app = SaasApp(
         title=APP_NAME,
-        hdrs=StaticHeaders(),
         default_hdrs=False,
         canonical=False,  # pages set their own canonical URL from BASE_URL
         secret_key=key,
@@ -59,23 +85,27 @@ def create_app(settings: Settings | None = None) -> SaasApp:
         max_age=settings.session_absolute_hours * 3600,
         same_site="lax",
         sess_https_only=settings.secure_cookies,
-        before=[
-            Beforeware(check_csrf, skip=access.skip_csrf()),
-            Beforeware(authenticate, skip=access.skip_auth()),
-            Beforeware(refuse_foreign_tenant, skip=access.skip_auth()),
+        before=guard,
+        middleware=[
+            Middleware(TrustedProxyClient, proxies=settings.trusted_proxies),
+            Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes),
+            Middleware(ReleaseTenantDB),
         ],
-        middleware=[Middleware(ReleaseTenantDB)],
         exception_handlers=ERROR_HANDLERS,
         lifespan=_lifespan,
     )
+    # After FastHTML's SessionMiddleware, so writes are counted per session.
+    app.user_middleware.append(Middleware(RateLimit, settings=settings))
     state = app.state
     state.settings, state.catalog, state.access, state.secret_key = settings, catalog, access, key
-    state.databases = TenantDatabases(
-        settings.tenant_database_url, cache_size=settings.tenant_engine_cache_size
-    )
+    state.databases = databases
     state.oauth = register_oidc(settings, catalog)
+    state.blog = Blog(settings.blog_dir)
+    state.blog.refresh()  # parse every post now: bad front matter is logged at startup
+    email_jobs.configure(settings)  # bad SMTP_* settings stop startup with a clear message
     for _, router in routers:
         router.to_app(app)
+    access.index(app.routes)
     # Static files come from static/ only: FastHTML's default would serve the working tree.
     app.routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
     return app

@@ -1,8 +1,478 @@
-"""Placeholder: the job manager and scheduler land with the jobs issue."""
+"""Durable background jobs: register a handler by name, submit from a route, it runs after the
+response; if it fails it is retried with backoff, and if the process dies it is finished later.
 
+Register a handler (in a module imported at startup, e.g. your routes module):
+
+    from app.jobs import job_handler
+
+    @job_handler("reports.build")
+    def build_report(ctx, month: str) -> dict | None:    # `async def` works too
+        for n, part in enumerate(parts, 1):
+            if ctx.cancelled():                           # cancelled, or the lease was lost
+                return None
+            ctx.db.execute(...)                           # the tenant's database
+            ctx.progress(n * 100 // len(parts), f"part {n}")
+        return {"rows": 42}                               # stored as the job's JSON result
+
+Submit it from a route and return the task, so it starts once the response is sent:
+
+    job_id, task = jobs_for(req).submit(auth.tenant_id, "reports.build", month="2025-01")
+    return JobRow(...), task
+
+Contract:
+- Handlers are found by name, so a job survives a restart (a closure would not). Payload and
+  result must be JSON. Payload keys may not be `tenant_id`, `job_type` or `max_attempts`.
+- At least once: a handler can run again after a crash or a lost lease, so make effects
+  outside the tenant database idempotent (an idempotency key, natural keys). Writes through
+  `ctx.db` that you leave uncommitted (`ctx.db.execute`, `ctx.db.q`) are committed in one
+  transaction with the job's `completed` mark, and rolled back if the handler raises or the
+  job was cancelled meanwhile: they land exactly once. fastsql's `table.insert/update` commit
+  at once and so fall outside that; key them (ON CONFLICT DO NOTHING) if you use them.
+- A raised exception fails the attempt; it is retried after an exponential backoff with
+  jitter (`retry_base * 2**(attempt-1)`, capped, scaled by a random 0.5-1.0) until
+  `max_attempts`, then the job is `failed` with its last error kept.
+- `ctx.progress()` and `ctx.cancelled()` are quick database calls on their own connection.
+  On SQLite, don't report progress while holding uncommitted writes: it would wait on your
+  own write lock. Report before writing, or commit the step first.
+- `ctx.db` is an open TenantDB for tenant jobs, None for system jobs (`submit_system`), which
+  get `ctx.catalog` and `ctx.databases` to reach the host and any tenant.
+
+Settings (environment): JOB_LEASE_SECONDS (60), JOB_POLL_SECONDS (1), JOB_RETRY_BASE_SECONDS
+(2), JOB_RETRY_CAP_SECONDS (600), JOB_WORKERS (8: handlers running at once per process, however
+they were started; keep it below a tenant's connection pool of 10). A job submitted while every
+worker is busy is handed to the scheduler, which runs it as soon as one is free. A running
+job's lease is renewed every third of JOB_LEASE_SECONDS; a job whose lease lapsed is taken
+over by any process, so a crash delays it by at most one lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import sqlalchemy as sa
+from starlette.background import BackgroundTask
+from starlette.requests import HTTPConnection
+
+from app.scheduler import Scheduler
+from tenants import jobs as store
+from tenants.catalog import Catalog
+from tenants.routing import TenantDatabases, TenantDB
+from tenants.stamp import from_now
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., Any]
+HANDLERS: dict[str, Handler] = {}
+
+
+def job_handler(name: str) -> Callable[[Handler], Handler]:
+    """Register `def/async def handler(ctx, **payload) -> dict | None` under `name`."""
+
+    def register(handler: Handler) -> Handler:
+        if HANDLERS.get(name, handler) is not handler:
+            raise ValueError(f"job type {name!r} already has a handler")
+        HANDLERS[name] = handler
+        return handler
+
+    return register
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    lease_seconds: float = 60.0
+    poll_seconds: float = 1.0
+    retry_base_seconds: float = 2.0
+    retry_cap_seconds: float = 600.0
+    workers: int = 8
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> JobConfig:
+        names = {
+            "lease_seconds": "JOB_LEASE_SECONDS",
+            "poll_seconds": "JOB_POLL_SECONDS",
+            "retry_base_seconds": "JOB_RETRY_BASE_SECONDS",
+            "retry_cap_seconds": "JOB_RETRY_CAP_SECONDS",
+            "workers": "JOB_WORKERS",
+        }
+        values: dict[str, Any] = {}
+        for attr, name in names.items():
+            raw = env.get(name, "").strip()
+            if raw:
+                kind = int if attr == "workers" else float
+                try:
+                    values[attr] = kind(raw)
+                except ValueError:
+                    raise ValueError(f"{name} must be a number, got {raw!r}") from None
+                if values[attr] < 0 or (attr != "retry_base_seconds" and values[attr] == 0):
+                    raise ValueError(f"{name} must be positive, got {raw!r}")
+        return cls(**values)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        ceiling = min(self.retry_cap_seconds, self.retry_base_seconds * 2 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Where a job's row lives: a tenant's `tenant_jobs` or the host's `sys_jobs`."""
+
+    tenant_id: str | None
+    table: str
+    engine: sa.Engine
+
+
+@dataclass
+class JobContext:
+    """What a handler gets as `ctx`."""
+
+    tenant_id: str | None
+    job_id: str
+    job_type: str
+    attempt: int
+    max_attempts: int
+    catalog: Catalog
+    databases: TenantDatabases
+    db: TenantDB | None
+    _queue: Queue = field(repr=False)
+    _claim: store.Claim = field(repr=False)
+    _lease_seconds: float = field(repr=False)
+
+    @property
+    def last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+    def progress(self, percent: int, message: str = "") -> None:
+        """Show progress (0-100) and a short message on the dashboard; renews the lease."""
+        with store.writing(self._queue.engine) as conn:
+            store.report(
+                conn, self._queue.table, self._claim, percent, message, self._lease_seconds
+            )
+
+    def cancelled(self) -> bool:
+        """True once the job was cancelled or this run lost its lease: stop soon."""
+        with self._queue.engine.connect() as conn:
+            return not store.holds(conn, self._queue.table, self._claim)
+
+
+class JobManager:
+    """Submits, runs, inspects and manages jobs for the host and every tenant.
+
+    `tenant_id=None` means the host's system jobs (`sys_jobs`) in every method that takes it.
+    """
+
+    def __init__(
+        self, catalog: Catalog, databases: TenantDatabases, config: JobConfig | None = None
+    ):
+        self.catalog, self.databases = catalog, databases
+        self.config = config or JobConfig()
+        self._busy, self._slots_lock = 0, threading.Lock()
+
+    # -- submitting ------------------------------------------------------------------------
+
+    def submit(
+        self, tenant_id: str, job_type: str, max_attempts: int = 3, **payload: Any
+    ) -> tuple[str, BackgroundTask]:
+        """Create a tenant job and the task that runs it. Return the task from the route."""
+        return self._submit(tenant_id, job_type, max_attempts, payload)
+
+    def submit_system(
+        self, job_type: str, max_attempts: int = 3, **payload: Any
+    ) -> tuple[str, BackgroundTask]:
+        """Create a host-level job (sys_jobs) and the task that runs it."""
+        return self._submit(None, job_type, max_attempts, payload)
+
+    def enqueue(
+        self,
+        tenant_id: str | None,
+        job_type: str,
+        max_attempts: int = 3,
+        run_at: str | None = None,
+        **payload: Any,
+    ) -> str:
+        """Create a job for the scheduler to run at `run_at` (a `stamp` time; default now).
+        For callers with no response to attach a task to (CLI, other jobs, scheduled work)."""
+        _check_submit(job_type, max_attempts)
+        queue = self.queue(tenant_id)
+        with store.writing(queue.engine) as conn:
+            return store.create(
+                conn, queue.table, job_type, payload, max_attempts=max_attempts, run_at=run_at
+            )
+
+    def _submit(
+        self, tenant_id: str | None, job_type: str, max_attempts: int, payload: dict[str, Any]
+    ) -> tuple[str, BackgroundTask]:
+        _check_submit(job_type, max_attempts)
+        queue = self.queue(tenant_id)
+        with store.writing(queue.engine) as conn:
+            claim = store.create_claimed(
+                conn,
+                queue.table,
+                job_type,
+                payload,
+                max_attempts=max_attempts,
+                lease_seconds=self.config.lease_seconds,
+            )
+        return claim.job_id, self.background(tenant_id, claim)
+
+    def background(self, tenant_id: str | None, claim: store.Claim) -> BackgroundTask:
+        """The task that runs an already claimed job (for code that created it in its own
+        transaction, like the webhook receiver)."""
+        return BackgroundTask(self.run, tenant_id, claim)
+
+    # -- inspecting and managing -----------------------------------------------------------
+
+    def get_job(self, tenant_id: str | None, job_id: str) -> dict[str, Any] | None:
+        queue = self.queue(tenant_id)
+        with queue.engine.connect() as conn:
+            return store.get(conn, queue.table, job_id)
+
+    def list_jobs(
+        self,
+        tenant_id: str | None,
+        *,
+        job_type: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Newest first. Unknown status values simply match nothing."""
+        queue = self.queue(tenant_id)
+        with queue.engine.connect() as conn:
+            return store.listing(conn, queue.table, job_type=job_type, status=status, limit=limit)
+
+    def cancel(self, tenant_id: str | None, job_id: str) -> bool:
+        """Cancel a pending or running job; False if it had already finished or is unknown."""
+        queue = self.queue(tenant_id)
+        with store.writing(queue.engine) as conn:
+            return store.cancel(conn, queue.table, job_id)
+
+    def retry(self, tenant_id: str | None, job_id: str) -> BackgroundTask | None:
+        """Run a failed or cancelled job again with fresh attempts; None if it is neither."""
+        queue = self.queue(tenant_id)
+        with store.writing(queue.engine) as conn:
+            claim = store.restart(conn, queue.table, job_id, self.config.lease_seconds)
+        return self.background(tenant_id, claim) if claim else None
+
+    # -- running ---------------------------------------------------------------------------
+
+    def queue(self, tenant_id: str | None) -> Queue:
+        if tenant_id is None:
+            return Queue(None, "sys_jobs", self.catalog.engine)
+        with self.databases.handle(tenant_id) as db:  # the cached engine; no connection used
+            return Queue(tenant_id, "tenant_jobs", db.engine)
+
+    def due(self, tenant_id: str | None, limit: int) -> list[str]:
+        queue = self.queue(tenant_id)
+        with queue.engine.connect() as conn:
+            return store.due(conn, queue.table, limit)
+
+    # A process runs at most `config.workers` handlers at once, however they were started.
+    # Besides bounding threads, this keeps a handler's own connection plus the short ones
+    # used for progress and outcomes within the tenant's connection pool.
+
+    def reserve(self) -> bool:
+        """Take a worker slot if one is free (the scheduler does, before `claim_and_run`)."""
+        with self._slots_lock:
+            if self._busy >= self.config.workers:
+                return False
+            self._busy += 1
+            return True
+
+    def free_slots(self) -> int:
+        with self._slots_lock:
+            return self.config.workers - self._busy
+
+    def _release_slot(self) -> None:
+        with self._slots_lock:
+            self._busy -= 1
+
+    async def claim_and_run(self, tenant_id: str | None, job_id: str) -> str | None:
+        """Claim a due job and run it in a slot the caller reserved; None if another
+        process (or run) got the job first."""
+        try:
+            claim = await anyio.to_thread.run_sync(self._claim, tenant_id, job_id)
+        except BaseException:
+            self._release_slot()
+            raise
+        if claim is None:
+            self._release_slot()
+            return None
+        return await self._run_in_slot(tenant_id, claim)
+
+    def _claim(self, tenant_id: str | None, job_id: str) -> store.Claim | None:
+        queue = self.queue(tenant_id)
+        with store.writing(queue.engine) as conn:
+            return store.claim(conn, queue.table, job_id, self.config.lease_seconds)
+
+    async def run(self, tenant_id: str | None, claim: store.Claim) -> str:
+        """Run one claimed attempt (what the BackgroundTask does) and record its outcome:
+        'completed', 'pending' (will be retried), 'failed', 'lost' (cancelled or taken over
+        meanwhile), or 'deferred': no worker slot was free, so the claim went back to the
+        scheduler unstarted."""
+        if not self.reserve():
+            await anyio.to_thread.run_sync(self._hand_back, tenant_id, claim)
+            return "deferred"
+        return await self._run_in_slot(tenant_id, claim)
+
+    def _hand_back(self, tenant_id: str | None, claim: store.Claim) -> None:
+        queue = self.queue(tenant_id)
+        with store.writing(queue.engine) as conn:
+            store.release(conn, queue.table, claim)
+
+    async def _run_in_slot(self, tenant_id: str | None, claim: store.Claim) -> str:
+        heartbeat = asyncio.create_task(self._renew_lease(tenant_id, claim))
+        try:
+            handler = HANDLERS.get(claim.job_type, _unregistered)
+            if inspect.iscoroutinefunction(handler):
+                return await self._attempt_async(handler, tenant_id, claim)
+            # One trip to a worker thread for the whole attempt of a sync handler.
+            return await anyio.to_thread.run_sync(self._attempt, handler, tenant_id, claim)
+        finally:
+            heartbeat.cancel()
+            self._release_slot()
+
+    def _attempt(self, handler: Handler, tenant_id: str | None, claim: store.Claim) -> str:
+        ctx = self._context(tenant_id, claim)
+        try:
+            try:
+                return self._complete(ctx, handler(ctx, **claim.payload))
+            except Exception as error:  # any failure of the handler is a failed attempt
+                return self._fail(ctx, error)
+        finally:
+            if ctx.db is not None:
+                ctx.db.close()
+
+    async def _attempt_async(
+        self, handler: Handler, tenant_id: str | None, claim: store.Claim
+    ) -> str:
+        ctx = await anyio.to_thread.run_sync(self._context, tenant_id, claim)
+        try:
+            try:
+                result = await handler(ctx, **claim.payload)
+                return await anyio.to_thread.run_sync(self._complete, ctx, result)
+            except Exception as error:
+                return await anyio.to_thread.run_sync(self._fail, ctx, error)
+        finally:
+            if ctx.db is not None:
+                ctx.db.close()
+
+    def _context(self, tenant_id: str | None, claim: store.Claim) -> JobContext:
+        return JobContext(
+            tenant_id=tenant_id,
+            job_id=claim.job_id,
+            job_type=claim.job_type,
+            attempt=claim.attempt,
+            max_attempts=claim.max_attempts,
+            catalog=self.catalog,
+            databases=self.databases,
+            db=self.databases.handle(tenant_id) if tenant_id else None,
+            _queue=self.queue(tenant_id),
+            _claim=claim,
+            _lease_seconds=self.config.lease_seconds,
+        )
+
+    def _complete(self, ctx: JobContext, result: Any) -> str:
+        """Record success. For a tenant job the outcome is written in the handler's own open
+        transaction and committed with its writes: both land, or neither (a crash before the
+        commit leaves the job to be run again, with nothing of it applied)."""
+        queue, claim = ctx._queue, ctx._claim
+        if ctx.db is None:
+            with store.writing(queue.engine) as conn:
+                return "completed" if store.complete(conn, queue.table, claim, result) else "lost"
+        conn = ctx.db.conn
+        if store.complete(conn, queue.table, claim, result):
+            conn.commit()
+            return "completed"
+        conn.rollback()  # cancelled or taken over meanwhile: apply none of this run
+        return "lost"
+
+    def _fail(self, ctx: JobContext, error: Exception) -> str:
+        log.warning(
+            "job %s (%s) attempt %d failed: %s",
+            ctx.job_id,
+            ctx.job_type,
+            ctx.attempt,
+            error,
+            exc_info=error,
+        )
+        if ctx.db is not None:
+            ctx.db.close()  # roll back the handler's writes (and release SQLite's lock)
+        queue, claim = ctx._queue, ctx._claim
+        retry_at = None
+        if not claim.last_attempt:
+            retry_at = from_now(seconds=self.config.backoff(claim.attempt))
+        with store.writing(queue.engine) as conn:
+            recorded = store.fail(
+                conn, queue.table, claim, f"{type(error).__name__}: {error}", retry_at
+            )
+        if not recorded:
+            return "lost"
+        return "failed" if retry_at is None else "pending"
+
+    async def _renew_lease(self, tenant_id: str | None, claim: store.Claim) -> None:
+        while True:
+            await asyncio.sleep(self.config.lease_seconds / 3)
+            try:
+                held = await anyio.to_thread.run_sync(self._extend, tenant_id, claim)
+            except Exception:  # e.g. SQLite busy for longer than busy_timeout: try next time
+                log.warning("could not renew the lease of job %s", claim.job_id, exc_info=True)
+                continue
+            if not held:
+                return
+
+    def _extend(self, tenant_id: str | None, claim: store.Claim) -> bool:
+        queue = self.queue(tenant_id)
+        with store.writing(queue.engine) as conn:
+            return store.extend(conn, queue.table, claim, self.config.lease_seconds)
+
+
+def _unregistered(ctx: JobContext, **payload: Any) -> None:
+    raise LookupError(f"no handler is registered for job type {ctx.job_type!r}")
+
+
+def _check_submit(job_type: str, max_attempts: int) -> None:
+    if job_type not in HANDLERS:
+        raise LookupError(f"no handler is registered for job type {job_type!r}")
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+
+
+_create_lock = threading.Lock()
+
+
+def job_manager(app: Any) -> JobManager:
+    """The app's JobManager (`app.state.jobs`), made on first use from the environment."""
+    with _create_lock:
+        if getattr(app.state, "jobs", None) is None:
+            state = app.state
+            state.jobs = JobManager(state.catalog, state.databases, JobConfig.from_env())
+    return app.state.jobs
+
+
+def jobs_for(req: HTTPConnection) -> JobManager:
+    """The JobManager, from a route: `job_id, task = jobs_for(req).submit(...)`."""
+    return job_manager(req.app)
 
 
 @asynccontextmanager
-async def background_lifespan(app):
-    yield
+async def background_lifespan(app: Any):
+    """Run the scheduler for the app's lifetime: recovery of left-over jobs at startup, then
+    due retries and abandoned jobs every JOB_POLL_SECONDS."""
+    manager = job_manager(app)
+    scheduler = Scheduler(manager, manager.config.poll_seconds)
+    scheduler.start()
+    app.state.scheduler = scheduler
+    try:
+        yield
+    finally:
+        await scheduler.stop()

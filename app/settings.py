@@ -6,16 +6,22 @@ values and names each problem, so a misconfigured deploy fails loudly instead of
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dotenv import dotenv_values
+from dotenv import dotenv_values, load_dotenv
 
 GOOGLE_METADATA_URL = "https://accounts.google.com/.well-known/openid-configuration"
 ENVIRONMENTS = ("development", "production", "test")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600}
+
+Rate = tuple[int, int]  # (requests, per seconds): "20/minute" is (20, 60)
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(Exception):
@@ -45,6 +51,17 @@ class Settings:
     blog_dir: Path = Path("blog")
     log_level: str = "INFO"
     smtp: dict[str, str] = field(default_factory=dict)
+    # Operations: logging, connection pools, request limits (docs/deploy.md).
+    log_file: Path | None = None
+    database_pool_size: int = 10
+    tenant_pool_size: int = 2
+    tenant_idle_minutes: int = 10
+    tenant_db_roles: bool = False
+    trusted_proxies: tuple[Network, ...] = ()
+    max_body_bytes: int = 2 * 1024 * 1024
+    rate_limit_signin: Rate | None = (20, 60)
+    rate_limit_webhooks: Rate | None = (600, 60)
+    rate_limit_writes: Rate | None = (120, 60)
 
     @property
     def is_production(self) -> bool:
@@ -71,10 +88,19 @@ class Settings:
 
 
 def _read_env(env: dict[str, str] | None, env_file: Path | None) -> dict[str, str]:
+    """The process environment (or `env`) over `.env`.
+
+    For the process environment, `.env` is loaded into `os.environ` (never overriding), so
+    modules that read their own variables (jobs, webhooks) see the same values.
+    """
+    if env is None:
+        if env_file is not None and env_file.is_file():
+            load_dotenv(env_file, override=False)
+        return dict(os.environ)
     values: dict[str, str] = {}
     if env_file is not None and env_file.is_file():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ if env is None else env)
+    values.update(env)
     return values
 
 
@@ -91,6 +117,40 @@ def _int(values: dict[str, str], name: str, default: int, problems: list[str]) -
         problems.append(f"{name} must be positive, got {number}")
         return default
     return number
+
+
+def _bool(values: dict[str, str], name: str, default: bool, problems: list[str]) -> bool:
+    raw = values.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        problems.append(f"{name} must be true or false, got {raw!r}")
+        return default
+    return raw in ("true", "1", "yes")
+
+
+def _rate(values: dict[str, str], name: str, default: Rate, problems: list[str]) -> Rate | None:
+    """`N/second`, `N/minute` or `N/hour`; `off` turns the limit off."""
+    raw = values.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw == "off":
+        return None
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or int(count) <= 0 or period not in RATE_PERIODS:
+        problems.append(f"{name} must look like 20/minute (or off), got {raw!r}")
+        return default
+    return int(count), RATE_PERIODS[period]
+
+
+def _networks(values: dict[str, str], name: str, problems: list[str]) -> tuple[Network, ...]:
+    networks = []
+    for part in values.get(name, "").replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            problems.append(f"{name}: {part!r} is not an IP address or CIDR range")
+    return tuple(networks)
 
 
 def load_settings(
@@ -127,7 +187,23 @@ def load_settings(
         blog_dir=Path(values.get("BLOG_DIR", "").strip() or "blog"),
         log_level=values.get("LOG_LEVEL", "").strip().upper() or "INFO",
         smtp={k[5:].lower(): v for k, v in values.items() if k.startswith("SMTP_")},
+        log_file=Path(values["LOG_FILE"].strip()) if values.get("LOG_FILE", "").strip() else None,
+        database_pool_size=_int(values, "DATABASE_POOL_SIZE", 10, problems),
+        tenant_pool_size=_int(values, "TENANT_POOL_SIZE", 2, problems),
+        tenant_idle_minutes=_int(values, "TENANT_IDLE_MINUTES", 10, problems),
+        tenant_db_roles=_bool(values, "TENANT_DB_ROLES", False, problems),
+        trusted_proxies=_networks(values, "TRUSTED_PROXIES", problems),
+        max_body_bytes=_int(values, "MAX_BODY_BYTES", 2 * 1024 * 1024, problems),
+        rate_limit_signin=_rate(values, "RATE_LIMIT_SIGNIN", (20, 60), problems),
+        rate_limit_webhooks=_rate(values, "RATE_LIMIT_WEBHOOKS", (600, 60), problems),
+        rate_limit_writes=_rate(values, "RATE_LIMIT_WRITES", (120, 60), problems),
     )
+    if settings.log_level not in LOG_LEVELS:
+        problems.append(
+            f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}"
+        )
+    if settings.tenant_db_roles and settings.tenant_database_url.startswith("sqlite"):
+        problems.append("TENANT_DB_ROLES needs PostgreSQL tenant databases (TENANT_DATABASE_URL)")
     if "{tenant_id}" not in settings.tenant_database_url:
         problems.append("TENANT_DATABASE_URL must contain the placeholder {tenant_id}")
     if settings.is_production:
@@ -151,6 +227,8 @@ def _production_problems(s: Settings) -> list[str]:
         problems.append(f"BASE_URL must be https in production, got {s.base_url!r}")
     if urlsplit(s.oidc_metadata_url).scheme != "https":
         problems.append("OIDC_METADATA_URL must be https in production")
+    if any(network.prefixlen == 0 for network in s.trusted_proxies):
+        problems.append("TRUSTED_PROXIES must not trust every address (anyone could fake their IP)")
     return problems
 
 

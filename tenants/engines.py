@@ -39,9 +39,6 @@ def tenant_url(template: str, tenant_id: str) -> URL:
 
 
 def _sqlite_on_connect(dbapi_conn, _record) -> None:
-    # We issue BEGIN ourselves (see _sqlite_on_begin): pysqlite's implicit transactions skip
-    # DDL, which would make migrations non-atomic.
-    dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -51,8 +48,13 @@ def _sqlite_on_connect(dbapi_conn, _record) -> None:
 
 
 def _sqlite_on_begin(conn) -> None:
-    mode = "IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "DEFERRED"
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    """`sqlite_immediate=True` takes the write lock at BEGIN, and makes DDL transactional.
+
+    Otherwise pysqlite's own behaviour stands: reads run outside a transaction (no BEGIN or
+    ROLLBACK round trips on the request path) and the first write opens one.
+    """
+    if conn.get_execution_options().get("sqlite_immediate"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(

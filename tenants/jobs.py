@@ -16,6 +16,7 @@ created in the same transaction as the row it is about. Write through `writing(e
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,10 @@ STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 FINISHED = ("completed", "failed", "cancelled")
 ERROR_MAX = 2000
 MESSAGE_MAX = 200
+
+# Building a TextClause parses its bind parameters each time; the statements here come from a
+# small fixed set (table names are checked), so build each once.
+_text = functools.lru_cache(maxsize=256)(sa.text)
 
 _CLAIMABLE = """((status = 'pending' AND run_at <= :now)
                  OR (status = 'running' AND lease_until < :now))"""
@@ -70,7 +75,9 @@ def _checked(table: str) -> str:
 def _claim(row: sa.Row | None, token: str) -> Claim | None:
     if row is None:
         return None
-    return Claim(row.id, row.job_type, json.loads(row.payload), row.attempts, row.max_attempts, token)
+    return Claim(
+        row.id, row.job_type, json.loads(row.payload), row.attempts, row.max_attempts, token
+    )
 
 
 def _decoded(row: sa.RowMapping) -> dict[str, Any]:
@@ -92,7 +99,7 @@ def create(
     """A pending job, due at `run_at` (default now); the scheduler will claim it."""
     job_id, stamp = new_id(), now()
     conn.execute(
-        sa.text(f"""INSERT INTO {_checked(table)} (id, job_type, status, payload, max_attempts,
+        _text(f"""INSERT INTO {_checked(table)} (id, job_type, status, payload, max_attempts,
                                                    run_at, created_at, updated_at)
                     VALUES (:id, :type, 'pending', :payload, :max, :run_at, :t, :t)"""),
         dict(
@@ -124,7 +131,7 @@ def create_claimed(
     """
     job_id, token, stamp = job_id or new_id(), new_id(), now()
     conn.execute(
-        sa.text(f"""INSERT INTO {_checked(table)} (id, job_type, status, payload, attempts,
+        _text(f"""INSERT INTO {_checked(table)} (id, job_type, status, payload, attempts,
                         max_attempts, run_at, lease_until, lease_token, created_at, updated_at)
                     VALUES (:id, :type, 'running', :payload, 1, :max, :t, :lease, :token,
                             :t, :t)"""),
@@ -144,7 +151,7 @@ def create_claimed(
 def due(conn: sa.Connection, table: str, limit: int) -> list[str]:
     """Ids of jobs that may be claimed now: pending and due, or running with a lapsed lease."""
     rows = conn.execute(
-        sa.text(f"SELECT id FROM {_checked(table)} WHERE {_CLAIMABLE} ORDER BY run_at LIMIT :n"),
+        _text(f"SELECT id FROM {_checked(table)} WHERE {_CLAIMABLE} ORDER BY run_at LIMIT :n"),
         {"now": now(), "n": limit},
     )
     return list(rows.scalars())
@@ -153,22 +160,22 @@ def due(conn: sa.Connection, table: str, limit: int) -> list[str]:
 def claim(conn: sa.Connection, table: str, job_id: str, lease_seconds: float) -> Claim | None:
     """Claim the job for its next attempt, or None if it is not claimable (someone else won,
     it is not due, or it finished). An abandoned last attempt is marked failed instead."""
-    table, stamp = _checked(table), now()
-    conn.execute(
-        sa.text(f"""UPDATE {table} SET status = 'failed', finished_at = :now, updated_at = :now,
-                        lease_token = NULL, lease_until = NULL,
-                        error = 'The process running the last attempt stopped before it finished.'
-                    WHERE id = :id AND status = 'running' AND lease_until < :now
-                      AND attempts >= max_attempts"""),
-        {"id": job_id, "now": stamp},
-    )
-    token = new_id()
+    table, stamp, token = _checked(table), now(), new_id()
     row = conn.execute(
-        sa.text(f"""UPDATE {table} SET status = 'running', attempts = attempts + 1,
+        _text(f"""UPDATE {table} SET status = 'running', attempts = attempts + 1,
                         lease_token = :token, lease_until = :lease, updated_at = :now
                     WHERE id = :id AND attempts < max_attempts AND {_CLAIMABLE} {_RETURNING}"""),
         {"id": job_id, "now": stamp, "token": token, "lease": from_now(seconds=lease_seconds)},
     ).first()
+    if row is None:
+        conn.execute(
+            _text(f"""UPDATE {table} SET status = 'failed', finished_at = :now, updated_at = :now,
+                            lease_token = NULL, lease_until = NULL,
+                            error = 'The process running the last attempt stopped before it finished.'
+                        WHERE id = :id AND status = 'running' AND lease_until < :now
+                          AND attempts >= max_attempts"""),
+            {"id": job_id, "now": stamp},
+        )
     return _claim(row, token)
 
 
@@ -176,7 +183,7 @@ def restart(conn: sa.Connection, table: str, job_id: str, lease_seconds: float) 
     """Give a failed or cancelled job a fresh set of attempts, claimed for the first one."""
     token, stamp = new_id(), now()
     row = conn.execute(
-        sa.text(f"""UPDATE {_checked(table)} SET status = 'running', attempts = 1, error = NULL,
+        _text(f"""UPDATE {_checked(table)} SET status = 'running', attempts = 1, error = NULL,
                         result = NULL, progress = 0, progress_message = '', finished_at = NULL,
                         run_at = :now, lease_token = :token, lease_until = :lease,
                         updated_at = :now
@@ -189,7 +196,7 @@ def restart(conn: sa.Connection, table: str, job_id: str, lease_seconds: float) 
 def _held(conn: sa.Connection, table: str, claim: Claim, assignments: str, **params: Any) -> bool:
     """Apply `assignments` if `claim` still holds the job; False if it was fenced out."""
     result = conn.execute(
-        sa.text(f"""UPDATE {_checked(table)} SET {assignments}, updated_at = :now
+        _text(f"""UPDATE {_checked(table)} SET {assignments}, updated_at = :now
                     WHERE id = :id AND lease_token = :token"""),
         {"id": claim.job_id, "token": claim.token, "now": now(), **params},
     )
@@ -224,6 +231,17 @@ def fail(conn: sa.Connection, table: str, claim: Claim, error: str, retry_at: st
     )
 
 
+def release(conn: sa.Connection, table: str, claim: Claim) -> bool:
+    """Hand a claim back unstarted: pending and due now, the attempt not counted."""
+    return _held(
+        conn,
+        table,
+        claim,
+        """status = 'pending', attempts = attempts - 1, run_at = :now,
+           lease_token = NULL, lease_until = NULL""",
+    )
+
+
 def extend(conn: sa.Connection, table: str, claim: Claim, lease_seconds: float) -> bool:
     """Heartbeat: push the lease forward. False if the claim was fenced out."""
     return _held(conn, table, claim, "lease_until = :lease", lease=from_now(seconds=lease_seconds))
@@ -252,7 +270,7 @@ def report(
 def holds(conn: sa.Connection, table: str, claim: Claim) -> bool:
     """Whether `claim` still owns its job (not cancelled, not taken over)."""
     token = conn.execute(
-        sa.text(f"SELECT lease_token FROM {_checked(table)} WHERE id = :id"), {"id": claim.job_id}
+        _text(f"SELECT lease_token FROM {_checked(table)} WHERE id = :id"), {"id": claim.job_id}
     ).scalar()
     return token == claim.token
 
@@ -261,7 +279,7 @@ def cancel(conn: sa.Connection, table: str, job_id: str) -> bool:
     """Cancel a job that has not finished. A running handler learns it from `holds()`."""
     stamp = now()
     result = conn.execute(
-        sa.text(f"""UPDATE {_checked(table)} SET status = 'cancelled', finished_at = :now,
+        _text(f"""UPDATE {_checked(table)} SET status = 'cancelled', finished_at = :now,
                         updated_at = :now, lease_token = NULL, lease_until = NULL
                     WHERE id = :id AND status IN ('pending', 'running')"""),
         {"id": job_id, "now": stamp},
@@ -271,9 +289,7 @@ def cancel(conn: sa.Connection, table: str, job_id: str) -> bool:
 
 def get(conn: sa.Connection, table: str, job_id: str) -> dict[str, Any] | None:
     row = (
-        conn.execute(
-            sa.text(f"SELECT * FROM {_checked(table)} WHERE id = :id"), {"id": job_id}
-        )
+        conn.execute(_text(f"SELECT * FROM {_checked(table)} WHERE id = :id"), {"id": job_id})
         .mappings()
         .first()
     )
@@ -289,14 +305,12 @@ def listing(
     limit: int = 50,
 ) -> list[dict[str, Any]]:
     """Newest first, optionally filtered. Filters are bound values, never SQL text."""
+    table = _checked(table)
     filters = {"job_type": job_type, "status": status}
     params = {k: v for k, v in filters.items() if v is not None}
     where = " AND ".join([f"{column} = :{column}" for column in params] or ["1 = 1"])
     rows = conn.execute(
-        sa.text(
-            f"SELECT * FROM {_checked(table)} WHERE {where}"
-            " ORDER BY created_at DESC, id LIMIT :limit"
-        ),
+        _text(f"SELECT * FROM {table} WHERE {where} ORDER BY created_at DESC, id LIMIT :limit"),
         {**params, "limit": max(1, min(int(limit), 500))},
     )
     return [_decoded(r) for r in rows.mappings()]

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL
 
 from tenants.catalog import Catalog
 from tenants.engines import create_engine, is_sqlite, sqlite_path, tenant_url
+from tenants.pg_roles import ensure_tenant_role
 from tenants.routing import TenantDatabases
 from tenants.stamp import from_now, new_id, now
 
@@ -47,7 +48,9 @@ def create_database(url: URL) -> None:
                     name = conn.dialect.identifier_preparer.quote(url.database)
                     conn.exec_driver_sql(f"CREATE DATABASE {name}")
             finally:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:n))"), {"n": url.database})
+                conn.execute(
+                    sa.text("SELECT pg_advisory_unlock(hashtext(:n))"), {"n": url.database}
+                )
     finally:
         admin.dispose()
 
@@ -116,7 +119,10 @@ def provision(catalog: Catalog, databases: TenantDatabases, tenant_id: str, owne
     """Finish (or redo) every step for `tenant_id`, then mark it active. Safe to repeat."""
     owner = _owner(catalog, owner_id)
     try:
-        create_database(tenant_url(databases.url_template, tenant_id))
+        location = tenant_url(databases.url_template, tenant_id)
+        create_database(location)
+        if databases.role_secret:  # before the first open, so the role owns every table
+            ensure_tenant_role(location, databases.role_secret)
         with databases.handle(tenant_id) as db:
             db.execute(
                 sa.text("""

@@ -9,6 +9,7 @@ request gets a light `TenantDB` that speaks fastsql's API over its own pooled co
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from fastsql import Database, DBTable
 
 from tenants.engines import create_engine, tenant_url
 from tenants.migrate import TENANT_MIGRATIONS, migrate
+from tenants.pg_roles import as_tenant_role
 
 
 class TenantDB(Database):
@@ -73,6 +75,7 @@ class TenantDB(Database):
 class _Entry:
     engine: sa.Engine
     meta: sa.MetaData
+    last_used: float = 0.0  # time.monotonic()
 
 
 class TenantDatabases:
@@ -80,6 +83,9 @@ class TenantDatabases:
 
     The first open of a tenant in this process applies pending tenant migrations, so a new
     migration file reaches every existing tenant without a separate step.
+
+    With `role_secret` (TENANT_DB_ROLES), each tenant is reached as its own PostgreSQL role
+    (tenants/pg_roles.py) instead of the template's credentials.
     """
 
     def __init__(
@@ -89,11 +95,13 @@ class TenantDatabases:
         cache_size: int = 256,
         pool_size: int = 2,
         migrations: Path = TENANT_MIGRATIONS,
+        role_secret: str | None = None,
     ):
         self.url_template = url_template
         self.migrations = migrations
         self.cache_size = cache_size
         self.pool_size = pool_size
+        self.role_secret = role_secret
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._building: dict[str, threading.Lock] = {}
@@ -111,6 +119,7 @@ class TenantDatabases:
             entry = self._entries.get(tenant_id)
             if entry is not None:
                 self._entries.move_to_end(tenant_id)
+                entry.last_used = time.monotonic()
                 return entry
             building = self._building.setdefault(tenant_id, threading.Lock())
         with building:  # one builder per tenant; the others wait and reuse its work
@@ -118,6 +127,7 @@ class TenantDatabases:
                 entry = self._entries.get(tenant_id)
             if entry is None:
                 entry = self._build(tenant_id)
+                entry.last_used = time.monotonic()
                 with self._lock:
                     self._entries[tenant_id] = entry
                     self._building.pop(tenant_id, None)
@@ -127,8 +137,9 @@ class TenantDatabases:
         return entry
 
     def _build(self, tenant_id: str) -> _Entry:
+        url = tenant_url(self.url_template, tenant_id)
         engine = create_engine(
-            tenant_url(self.url_template, tenant_id),
+            as_tenant_role(url, self.role_secret) if self.role_secret else url,
             pool_size=self.pool_size,
             max_overflow=8,
             create_file=False,
@@ -155,6 +166,19 @@ class TenantDatabases:
             entry = self._entries.pop(tenant_id, None)
         if entry is not None:
             entry.engine.dispose()
+
+    def close_idle(self, idle_seconds: float) -> list[str]:
+        """Close the pooled connections of tenants unused for `idle_seconds`; their engine
+        and schema stay cached, so the next request only opens a new connection."""
+        cutoff = time.monotonic() - idle_seconds
+        with self._lock:
+            idle = [(t, e) for t, e in self._entries.items() if e.last_used < cutoff]
+        closed = []
+        for tenant_id, entry in idle:
+            if entry.engine.pool.checkedin():  # connections sitting idle in the pool
+                entry.engine.dispose()  # connections in use are not touched
+                closed.append(tenant_id)
+        return closed
 
     def dispose(self) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ pass, inside a transaction you control (see `tenants.jobs.writing`).
 
 from __future__ import annotations
 
+import functools
 import secrets
 from typing import Any
 
@@ -20,7 +21,8 @@ import sqlalchemy as sa
 from tenants.catalog import Catalog, token_hash
 from tenants.stamp import from_now, new_id, now
 
-SECRET_PREFIX = "whsec_"
+_text = functools.lru_cache(maxsize=64)(sa.text)  # build each statement once (hot path)
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a label, not a secret)
 TOKEN_HINT_LENGTH = 6
 
 
@@ -52,14 +54,17 @@ def create_endpoint(catalog: Catalog, tenant_id: str, source: str) -> tuple[str,
     return endpoint_id, token
 
 
+_ENDPOINT_FOR_TOKEN = _text("""
+    SELECT e.id, e.tenant_id, e.source FROM core_webhook_endpoints e
+    JOIN core_tenants t ON t.id = e.tenant_id
+    WHERE e.token_hash = :hash AND e.revoked_at IS NULL AND t.status = 'active'""")
+
+
 def endpoint_for_token(catalog: Catalog, token: str) -> dict[str, Any] | None:
     """The live endpoint behind a URL token, if its tenant is active; else None."""
-    return catalog.row(
-        """SELECT e.id, e.tenant_id, e.source FROM core_webhook_endpoints e
-           JOIN core_tenants t ON t.id = e.tenant_id
-           WHERE e.token_hash = :hash AND e.revoked_at IS NULL AND t.status = 'active'""",
-        hash=token_hash(token),
-    )
+    with catalog.engine.connect() as conn:
+        row = conn.execute(_ENDPOINT_FOR_TOKEN, {"hash": token_hash(token)}).mappings().first()
+    return dict(row) if row else None
 
 
 def tenant_endpoints(catalog: Catalog, tenant_id: str) -> list[dict[str, Any]]:
@@ -81,13 +86,14 @@ def tenant_endpoint(catalog: Catalog, tenant_id: str, endpoint_id: str) -> dict[
 
 
 def revoke_endpoint(catalog: Catalog, tenant_id: str, endpoint_id: str) -> bool:
-    return 1 == catalog.execute(
+    revoked = catalog.execute(
         """UPDATE core_webhook_endpoints SET revoked_at = :t
            WHERE id = :id AND tenant_id = :tenant AND revoked_at IS NULL""",
         t=now(),
         id=endpoint_id,
         tenant=tenant_id,
     )
+    return revoked == 1
 
 
 # -- signing secrets (tenant database) --------------------------------------------------------
@@ -97,7 +103,7 @@ def add_secret(conn: sa.Connection, endpoint_id: str) -> tuple[str, str]:
     """A new secret for the endpoint: (secret id, secret). Show the secret once."""
     secret_id, secret = new_id(), new_secret()
     conn.execute(
-        sa.text("""INSERT INTO webhook_secrets (id, endpoint_id, secret, created_at)
+        _text("""INSERT INTO webhook_secrets (id, endpoint_id, secret, created_at)
                    VALUES (:id, :endpoint, :secret, :t)"""),
         {"id": secret_id, "endpoint": endpoint_id, "secret": secret, "t": now()},
     )
@@ -107,7 +113,7 @@ def add_secret(conn: sa.Connection, endpoint_id: str) -> tuple[str, str]:
 def rotate_secret(conn: sa.Connection, endpoint_id: str, grace_seconds: float) -> tuple[str, str]:
     """A new secret; the live ones keep verifying for `grace_seconds` more, then expire."""
     conn.execute(
-        sa.text("""UPDATE webhook_secrets SET expires_at = :until
+        _text("""UPDATE webhook_secrets SET expires_at = :until
                    WHERE endpoint_id = :endpoint AND revoked_at IS NULL
                      AND (expires_at IS NULL OR expires_at > :until)"""),
         {"endpoint": endpoint_id, "until": from_now(seconds=grace_seconds)},
@@ -117,7 +123,7 @@ def rotate_secret(conn: sa.Connection, endpoint_id: str, grace_seconds: float) -
 
 def revoke_secret(conn: sa.Connection, secret_id: str) -> bool:
     result = conn.execute(
-        sa.text("UPDATE webhook_secrets SET revoked_at = :t WHERE id = :id AND revoked_at IS NULL"),
+        _text("UPDATE webhook_secrets SET revoked_at = :t WHERE id = :id AND revoked_at IS NULL"),
         {"t": now(), "id": secret_id},
     )
     return result.rowcount == 1
@@ -125,7 +131,7 @@ def revoke_secret(conn: sa.Connection, secret_id: str) -> bool:
 
 def revoke_endpoint_secrets(conn: sa.Connection, endpoint_id: str) -> None:
     conn.execute(
-        sa.text("""UPDATE webhook_secrets SET revoked_at = :t
+        _text("""UPDATE webhook_secrets SET revoked_at = :t
                    WHERE endpoint_id = :endpoint AND revoked_at IS NULL"""),
         {"t": now(), "endpoint": endpoint_id},
     )
@@ -137,7 +143,7 @@ _LIVE = "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > :now)"
 def live_secrets(conn: sa.Connection, endpoint_id: str) -> list[str]:
     """Secrets that verify deliveries right now, newest first."""
     rows = conn.execute(
-        sa.text(f"""SELECT secret FROM webhook_secrets WHERE endpoint_id = :endpoint AND {_LIVE}
+        _text(f"""SELECT secret FROM webhook_secrets WHERE endpoint_id = :endpoint AND {_LIVE}
                     ORDER BY created_at DESC, id"""),
         {"endpoint": endpoint_id, "now": now()},
     )
@@ -147,7 +153,7 @@ def live_secrets(conn: sa.Connection, endpoint_id: str) -> list[str]:
 def secret_overview(conn: sa.Connection, endpoint_id: str) -> list[dict[str, Any]]:
     """The endpoint's live secrets without their values, newest first."""
     rows = conn.execute(
-        sa.text(f"""SELECT id, created_at, expires_at FROM webhook_secrets
+        _text(f"""SELECT id, created_at, expires_at FROM webhook_secrets
                     WHERE endpoint_id = :endpoint AND {_LIVE} ORDER BY created_at DESC, id"""),
         {"endpoint": endpoint_id, "now": now()},
     )
@@ -157,7 +163,7 @@ def secret_overview(conn: sa.Connection, endpoint_id: str) -> list[dict[str, Any
 def secret_endpoint(conn: sa.Connection, secret_id: str) -> str | None:
     """The endpoint a live secret belongs to, or None if this tenant has no such secret."""
     return conn.execute(
-        sa.text(f"SELECT endpoint_id FROM webhook_secrets WHERE id = :id AND {_LIVE}"),
+        _text(f"SELECT endpoint_id FROM webhook_secrets WHERE id = :id AND {_LIVE}"),
         {"id": secret_id, "now": now()},
     ).scalar()
 
@@ -177,7 +183,7 @@ def store_event(
 ) -> str | None:
     """Store a verified delivery; its id, or None if this event was stored before."""
     row = conn.execute(
-        sa.text("""INSERT INTO webhook_events (id, endpoint_id, source, event_key, event_type,
+        _text("""INSERT INTO webhook_events (id, endpoint_id, source, event_key, event_type,
                                                payload, status, job_id, received_at)
                    VALUES (:id, :endpoint, :source, :key, :type, :payload, 'received', :job, :t)
                    ON CONFLICT (source, event_key) DO NOTHING RETURNING id"""),
@@ -197,7 +203,7 @@ def store_event(
 
 def get_event(conn: sa.Connection, event_id: str) -> dict[str, Any] | None:
     row = (
-        conn.execute(sa.text("SELECT * FROM webhook_events WHERE id = :id"), {"id": event_id})
+        conn.execute(_text("SELECT * FROM webhook_events WHERE id = :id"), {"id": event_id})
         .mappings()
         .first()
     )
@@ -208,15 +214,20 @@ def mark_event(conn: sa.Connection, event_id: str, status: str, error: str | Non
     """Record what handling did: processed, ignored (no handler) or failed; or, with status
     'received', an error from an attempt that will be retried."""
     conn.execute(
-        sa.text("""UPDATE webhook_events SET status = :status, error = :error, processed_at = :t
+        _text("""UPDATE webhook_events SET status = :status, error = :error, processed_at = :t
                    WHERE id = :id"""),
-        {"status": status, "error": error, "t": None if status == "received" else now(), "id": event_id},
+        {
+            "status": status,
+            "error": error,
+            "t": None if status == "received" else now(),
+            "id": event_id,
+        },
     )
 
 
 def recent_events(conn: sa.Connection, limit: int = 20) -> list[dict[str, Any]]:
     rows = conn.execute(
-        sa.text("""SELECT e.id, e.source, e.event_key, e.event_type, e.status, e.error,
+        _text("""SELECT e.id, e.source, e.event_key, e.event_type, e.status, e.error,
                           e.received_at, e.processed_at, j.attempts
                    FROM webhook_events e LEFT JOIN tenant_jobs j ON j.id = e.job_id
                    ORDER BY e.received_at DESC, e.id LIMIT :n"""),

@@ -40,7 +40,6 @@ def test_32_parallel_writes_on_one_tenant(settings):
         token = sign_in(client, "ada@example.com")
         statuses = asyncio.run(post_notes(server.url, client.cookies, token, 32))
         assert statuses == [200] * 32
-        page = client.get("/dashboard").text
     from tenants.catalog import Catalog
     from tenants.routing import TenantDatabases
 
@@ -52,4 +51,3 @@ def test_32_parallel_writes_on_one_tenant(settings):
     databases.dispose()
     catalog.dispose()
     assert bodies == {f"note {n}" for n in range(32)}
-    assert "note 31" in page or "note 0" in page

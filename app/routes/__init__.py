@@ -14,6 +14,7 @@ from app.routes import (
     dashboard,
     demo_source,
     dev_login,
+    health,
     jobs,
     outbox,
     public,
@@ -28,6 +29,7 @@ from app.settings import Settings
 def ROUTERS(config: Settings) -> list[tuple[str, APIRouter]]:
     routers = [
         ("public", public.rt),
+        ("public", health.rt),
         ("public", auth.rt),
         ("public", blog.rt),
         ("signed_in", account.rt),

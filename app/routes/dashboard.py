@@ -30,6 +30,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.components import Page, Toasts
+from app.routes.jobs import JobsPanel
+from app.routes.sync import SyncPanel
 from tenants.stamp import new_id, now
 
 rt = APIRouter()
@@ -115,6 +117,8 @@ def dashboard(req: Request, auth):
             Article(H2("Recent activity"), ActivityList(catalog.recent_audit(auth.tenant_id))),
             cls="grid",
         ),
+        SyncPanel(req, auth),
+        JobsPanel(req, auth),
         Article(H2("Notes"), NoteForm(), NoteList(auth)),
     )
 

@@ -1,5 +1,147 @@
-"""Placeholder until its issue lands."""
+"""The development outbox: email the app "sent" while no SMTP server is configured.
 
-from fasthtml.common import APIRouter
+Registered only outside production (see app/routes/__init__.py). A message's HTML part is
+never put into our page: it is served on its own address with a CSP `sandbox`, so it runs
+no script and gets a unique origin, and the page shows it in an iframe.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fasthtml.common import (
+    H1,
+    A,
+    APIRouter,
+    Details,
+    Iframe,
+    Nav,
+    P,
+    Pre,
+    Small,
+    Summary,
+    Table,
+    Tbody,
+    Td,
+    Th,
+    Thead,
+    Tr,
+)
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.components import Page
+from app.lib.email import Outbox, OutboxMessage, outbox_for
 
 rt = APIRouter()
+PAGE_SIZE = 25
+# The message's own styles may apply inside the frame; scripts, forms, fonts and
+# connections may not, and only our own pages may frame it.
+MESSAGE_CSP = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+    "frame-ancestors 'self'"
+)
+
+
+def _outbox(req: Request) -> Outbox:
+    return outbox_for(req.app.state.settings)
+
+
+def _message(req: Request, message_id: str) -> OutboxMessage:
+    message = _outbox(req).get(message_id)  # None for anything but a real message's id
+    if message is None:
+        raise HTTPException(404, "There is no such message in the outbox.")
+    return message
+
+
+def _page_number(raw: str, pages: int) -> int:
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= pages:
+        raise HTTPException(404, "There is no such page.")
+    return int(raw)
+
+
+def MessageRow(message: OutboxMessage):
+    return Tr(
+        Td(Small(message.date)),
+        Td(message.to),
+        Td(A(message.subject or "(no subject)", href=f"/dev/outbox/{message.id}")),
+    )
+
+
+def Pager(page: int, pages: int):
+    if pages <= 1:
+        return ""
+    newer = A("← Newer", href=f"/dev/outbox?page={page - 1}") if page > 1 else ""
+    older = A("Older →", href=f"/dev/outbox?page={page + 1}") if page < pages else ""
+    return Nav(newer, Small(f"Page {page} of {pages}"), older, aria_label="Pages")
+
+
+def HeaderTable(message: OutboxMessage):
+    rows = [
+        ("From", message.sender),
+        ("To", message.to),
+        ("Date", message.date),
+        ("Message-ID", message.message_id),
+    ]
+    return Table(Tbody(*[Tr(Th(name, scope="row"), Td(value)) for name, value in rows]))
+
+
+@rt.get("/dev/outbox")
+def outbox_index(req: Request, page: str = "1"):
+    outbox = _outbox(req)
+    ids = outbox.ids()
+    pages = max(1, -(-len(ids) // PAGE_SIZE))
+    number = _page_number(page, pages)
+    shown = [outbox.get(i) for i in ids[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]]
+    intro = P(
+        "Email the app sent in development without an SMTP server, newest first. "
+        f"Each message is also a file in {outbox.directory} that any mail client can open.",
+        cls="muted",
+    )
+    if not ids:
+        return Page(req, "Outbox", H1("Outbox"), intro, P("No messages yet."))
+    return Page(
+        req,
+        "Outbox",
+        H1("Outbox"),
+        intro,
+        Table(
+            Thead(Tr(Th("Date"), Th("To"), Th("Subject"))),
+            Tbody(*[MessageRow(m) for m in shown if m is not None]),
+        ),
+        Pager(number, pages),
+    )
+
+
+@rt.get("/dev/outbox/{message_id}")
+def outbox_message(req: Request, message_id: str):
+    message = _message(req, message_id)
+    return Page(
+        req,
+        message.subject or "Message",
+        P(A("← Outbox", href="/dev/outbox")),
+        H1(message.subject or "(no subject)"),
+        HeaderTable(message),
+        Iframe(
+            src=f"/dev/outbox/{message.id}/html",
+            sandbox="",
+            title="The message's HTML part",
+            height="640",
+            cls="wide",
+        )
+        if message.html
+        else P("This message has no HTML part.", cls="muted"),
+        Details(Summary("Plain-text part"), Pre(message.text)),
+    )
+
+
+@rt.get("/dev/outbox/{message_id}/html")
+def outbox_message_html(req: Request, message_id: str):
+    message = _message(req, message_id)
+    return Response(
+        message.html,
+        media_type="text/html",
+        # Replaces the app's CSP and DENY, which would stop our own page framing it.
+        headers={"content-security-policy": MESSAGE_CSP, "x-frame-options": "SAMEORIGIN"},
+    )

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.components import Page, Toasts
+from app.routes.webhook_settings import WebhooksPanel
 from app.signin import client_ip
 from tenants.stamp import now
 
@@ -130,6 +131,7 @@ def settings_page(req: Request, auth):
         "Settings",
         H1("Settings"),
         Article(SettingsForm(_current(auth), editable=auth.role in EDITORS)),
+        WebhooksPanel(req, auth),
     )
 
 

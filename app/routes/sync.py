@@ -1,5 +1,322 @@
-"""Placeholder until its issue lands."""
+"""Data sync: start a sync, watch its progress, browse the synced rows, set the schedule.
 
-from fasthtml.common import APIRouter
+`SyncPanel(req, auth)` is the dashboard card; `/sync` shows it on a page of its own. Source
+ids live in the tenant's own database, so another tenant's id is simply not found (404).
+Outside production the demo source is created on first view, so a new user can press
+"Sync now" straight away.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fasthtml.common import (
+    H1,
+    H2,
+    H3,
+    APIRouter,
+    Article,
+    Button,
+    Div,
+    Figure,
+    Form,
+    Label,
+    Nav,
+    Option,
+    P,
+    Progress,
+    Select,
+    Small,
+    Table,
+    Tbody,
+    Td,
+    Th,
+    Thead,
+    Tr,
+)
+from fasthtml.svg import Rect, Svg, Text
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from app.components import Page, Toasts
+from app.lib.graphql import GraphQLClient
+from app.syncs.demo import DEMO
+from app.syncs.jobs import cancel_sync, start_sync
+from app.syncs.runner import MODES, in_progress
+from app.syncs.sources import (
+    SCHEDULES,
+    SPECS,
+    ensure_demo_source,
+    get_source,
+    list_sources,
+    set_schedule,
+)
+from app.syncs.spec import SyncSpec
+from tenants.sql import count_by, paginate
+from tenants.stamp import now
 
 rt = APIRouter()
+EDITORS = ("owner", "admin")
+ROWS_PER_PAGE = 20
+STATUS_LABELS = {
+    "idle": "Never synced",
+    "running": "Interrupted",  # shown only once the run stopped reporting (see in_progress)
+    "succeeded": "Synced",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+
+
+def _when(stamp: str | None) -> str:
+    return f"{stamp[:16].replace('T', ' ')} UTC" if stamp else "never"
+
+
+def _source_or_404(auth, source_id: str) -> tuple[dict, SyncSpec]:
+    source = get_source(auth.db, source_id)
+    if source is None or source["kind"] not in SPECS:
+        raise HTTPException(404)
+    return source, SPECS[source["kind"]]
+
+
+# --- components --------------------------------------------------------------------------
+
+
+def SyncStatus(source: dict):
+    """Status, progress and actions. While a sync runs it polls itself every second."""
+    sid, running = source["id"], in_progress(source)
+    fetched, total = source["run_fetched"], source["run_total"]
+    progress = ""
+    if running:
+        progress = Progress(value=min(fetched, total), max=total) if total else Progress()
+    counts = (
+        f"{source['run_pages']} pages · {fetched:,} rows fetched · "
+        f"{source['run_written']:,} new or changed"
+    )
+    if running:
+        actions = Button("Cancel", hx_post=f"/sync/{sid}/cancel", cls="secondary outline")
+    else:
+        actions = Form(
+            Button("Sync now", name="mode", value="incremental"),
+            Button("Full resync", name="mode", value="full", cls="secondary outline"),
+            hx_post=f"/sync/{sid}/run",
+            hx_target=f"#sync-status-{sid}",
+            hx_swap="outerHTML",
+            cls="inline-form",
+        )
+    polling = {"hx_get": f"/sync/{sid}/status", "hx_trigger": "every 1s", "hx_swap": "outerHTML"}
+    return Div(
+        P("Syncing…" if running else STATUS_LABELS[source["status"]], " · ", Small(counts)),
+        progress,
+        Small(f"Last success: {_when(source['last_success_at'])}"),
+        Small(source["last_error"], cls="error") if source["status"] == "failed" else "",
+        actions,
+        id=f"sync-status-{sid}",
+        **(polling if running else {}),
+    )
+
+
+def ScheduleForm(source: dict, editable: bool = True, error: str = ""):
+    sid = source["id"]
+    select = Select(
+        *[Option(s.capitalize(), value=s, selected=s == source["schedule"]) for s in SCHEDULES],
+        name="schedule",
+        disabled=not editable,
+        aria_invalid="true" if error else None,
+    )
+    return Form(
+        Label("Schedule", select),
+        Small(error, cls="error") if error else "",
+        Button("Save", type="submit", cls="secondary") if editable else "",
+        Small(f"Next run: {_when(source['next_run_at'])}") if source["next_run_at"] else "",
+        hx_post=f"/sync/{sid}/schedule",
+        hx_swap="outerHTML",
+        id=f"sync-schedule-{sid}",
+        cls="inline-form",
+    )
+
+
+def CountChart(counts: list[tuple[Any, int]], column: str):
+    """Horizontal bars as inline SVG: attributes only, as the CSP forbids inline styles."""
+    if not counts:
+        return ""
+    bar, gap, label_width, bar_space = 18, 6, 90, 200
+    top = max(n for _, n in counts)
+    shapes = []
+    for i, (value, n) in enumerate(counts):
+        y, length = i * (bar + gap), max(1, round(bar_space * n / top))
+        shapes += [
+            Text(str(value), x=0, y=y + 13, fill="currentColor", font_size=12),
+            Rect(
+                x=label_width,
+                y=y,
+                width=length,
+                height=bar,
+                rx=3,
+                fill="currentColor",
+                fill_opacity="0.55",
+            ),
+            Text(f"{n:,}", x=label_width + length + 6, y=y + 13, fill="currentColor", font_size=12),
+        ]
+    width, height = label_width + bar_space + 60, len(counts) * (bar + gap)
+    return Figure(
+        Svg(
+            *shapes,
+            viewBox=f"0 0 {width} {height}",
+            width=width,
+            height=height,
+            role="img",
+            aria_label=f"Rows by {column}",
+        ),
+        cls="sync-chart",
+    )
+
+
+def SyncedRows(db, spec: SyncSpec, source_id: str, page: int = 1):
+    """A page of the synced table, a pager, and a chart of counts."""
+    keys = [spec.key] if isinstance(spec.key, str) else list(spec.key)
+    rows = paginate(
+        db,
+        spec.table,
+        page=page,
+        per_page=ROWS_PER_PAGE,
+        order_by=[f"-{spec.updated_column}", *keys],
+    )
+    target = f"#sync-rows-{source_id}"
+
+    def cell(column: str, value: Any):
+        shown = "—" if value is None else spec.formats.get(column, str)(value)
+        return Td(shown)
+
+    def turn(label: str, to: int):
+        return Button(
+            label,
+            hx_get=f"/sync/{source_id}/rows?page={to}",
+            hx_target=target,
+            hx_swap="outerHTML",
+            cls="secondary outline small",
+        )
+
+    chart = count_by(db, spec.table, spec.chart_column) if spec.chart_column else []
+    return Div(
+        H3(f"Synced rows ({rows.total:,})"),
+        CountChart(chart, spec.chart_column or ""),
+        Table(
+            Thead(Tr(*[Th(heading) for _, heading in spec.display])),
+            Tbody(*[Tr(*[cell(c, r[c]) for c, _ in spec.display]) for r in rows.rows]),
+        )
+        if rows.rows
+        else P("No rows yet: press Sync now.", cls="muted"),
+        Nav(
+            turn("Previous", rows.page - 1) if rows.has_previous else "",
+            Small(f"Page {rows.page} of {rows.pages}"),
+            turn("Next", rows.page + 1) if rows.has_next else "",
+            cls="pager",
+        ),
+        id=f"sync-rows-{source_id}",
+    )
+
+
+def SourceCard(req: Request, auth, source: dict):
+    spec = SPECS[source["kind"]]
+    demo = spec.kind == DEMO.kind and not req.app.state.settings.is_production
+    return Article(
+        H2(source["name"]),
+        SyncStatus(source),
+        ScheduleForm(source, editable=auth.role in EDITORS),
+        Button(
+            "Change 5 demo orders upstream",
+            hx_post="/sync/demo/changes",
+            hx_swap="none",
+            cls="secondary outline small",
+        )
+        if demo
+        else "",
+        SyncedRows(auth.db, spec, source["id"]),
+        id=f"sync-source-{source['id']}",
+    )
+
+
+def SyncPanel(req: Request, auth):
+    """The data sync card for the dashboard: every source of the tenant."""
+    listed = list_sources(auth.db)
+    if not req.app.state.settings.is_production and DEMO.kind not in {s["kind"] for s in listed}:
+        ensure_demo_source(auth.db)
+        listed = list_sources(auth.db)
+    sources = [s for s in listed if s["kind"] in SPECS]
+    if not sources:
+        return Article(H2("Data sync"), P("No data sources yet.", cls="muted"), id="sync-panel")
+    return Div(*[SourceCard(req, auth, s) for s in sources], id="sync-panel")
+
+
+# --- routes ------------------------------------------------------------------------------
+
+
+@rt("/sync")
+def sync_page(req: Request, auth):
+    return Page(req, "Data sync", H1("Data sync"), SyncPanel(req, auth))
+
+
+@rt("/sync/{source_id}/status")
+def sync_status(auth, source_id: str):
+    source, spec = _source_or_404(auth, source_id)
+    if in_progress(source):
+        return SyncStatus(source)
+    # Finished: stop polling and refresh the rows the run brought in.
+    return SyncStatus(source), SyncedRows(auth.db, spec, source_id)(hx_swap_oob="true")
+
+
+@rt("/sync/{source_id}/run", methods=["post"])
+def sync_run(req: Request, auth, source_id: str, mode: str = ""):
+    source, _ = _source_or_404(auth, source_id)
+    if mode not in MODES:
+        raise HTTPException(400, "Choose a sync now or a full resync.")
+    if in_progress(source):
+        return SyncStatus(source), Toasts("A sync of this source is already running.")
+    task = start_sync(req, auth.tenant_id, source_id, mode)
+    starting = {
+        **source,
+        "status": "running",
+        "heartbeat_at": now(),
+        "run_pages": 0,
+        "run_fetched": 0,
+        "run_written": 0,
+        "run_total": None,
+    }
+    return SyncStatus(starting), task
+
+
+@rt("/sync/{source_id}/cancel", methods=["post"])
+def sync_cancel(req: Request, auth, source_id: str):
+    source, _ = _source_or_404(auth, source_id)
+    if not in_progress(source) or not cancel_sync(req, auth.tenant_id, source["job_id"]):
+        return SyncStatus(source), Toasts("That sync has already finished.")
+    return SyncStatus(source), Toasts("Stopping after the current page.")
+
+
+@rt("/sync/{source_id}/rows")
+def sync_rows(auth, source_id: str, page: str = "1"):
+    _, spec = _source_or_404(auth, source_id)
+    number = int(page) if page.isdigit() and len(page) < 7 else 1
+    return SyncedRows(auth.db, spec, source_id, number)
+
+
+@rt("/sync/{source_id}/schedule", methods=["post"])
+def sync_schedule(auth, source_id: str, schedule: str = ""):
+    source, _ = _source_or_404(auth, source_id)
+    if auth.role not in EDITORS:
+        raise HTTPException(403, "Only owners and admins can change the schedule.")
+    if schedule not in SCHEDULES:
+        return ScheduleForm(source, error=f"Choose one of: {', '.join(SCHEDULES)}.")
+    set_schedule(auth.db, source_id, schedule)
+    return ScheduleForm(get_source(auth.db, source_id)), Toasts(f"Schedule: {schedule}.")
+
+
+@rt("/sync/demo/changes", methods=["post"])
+async def demo_changes(req: Request):
+    """Development only: change a few demo orders upstream, to show an incremental sync."""
+    if req.app.state.settings.is_production:
+        raise HTTPException(404)
+    async with SPECS[DEMO.kind].connect() as http:
+        data = await GraphQLClient(http).mutate("mutation { touchOrders(count: 5) { id } }")
+    changed = len(data["touchOrders"])
+    return Toasts(f"{changed} demo orders changed upstream: press Sync now to bring them in.")

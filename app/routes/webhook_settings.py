@@ -1,5 +1,285 @@
-"""Placeholder until its issue lands."""
+"""Settings for inbound webhooks: endpoints, their signing secrets, and recent deliveries.
 
-from fasthtml.common import APIRouter
+Creating an endpoint shows its URL and first secret once; neither can be shown again (the
+catalog keeps only the URL token's hash). Rotating adds a secret and lets the old ones verify
+for ROTATION_GRACE more, so the sender can switch over; revoking a secret stops it at once.
+Owners and admins manage; members see endpoints and deliveries. Every id in a path is
+looked up within the current tenant, so another tenant's ids are not found (404).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fasthtml.common import (
+    H1,
+    H2,
+    H3,
+    APIRouter,
+    Article,
+    Button,
+    Code,
+    Div,
+    Form,
+    Li,
+    Option,
+    P,
+    Pre,
+    Section,
+    Select,
+    Small,
+    Strong,
+    Table,
+    Tbody,
+    Td,
+    Th,
+    Thead,
+    Tr,
+    Ul,
+)
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from app.components import Page, Toasts
+from app.jobs import jobs_for
+from app.signin import client_ip
+from app.webhooks import SOURCES, accept, test_delivery
+from tenants import webhooks as store
 
 rt = APIRouter()
+MANAGERS = ("owner", "admin")
+ROTATION_GRACE = timedelta(hours=24)
+DELIVERIES_SHOWN = 20
+PANEL = "#webhooks-panel"
+
+
+def _when(stamp: str | None) -> str:
+    return stamp[:19].replace("T", " ") if stamp else ""
+
+
+def _url(req: Request, source: str, token: str) -> str:
+    return f"{req.app.state.settings.base_url}/webhooks/{source}/{token}"
+
+
+def ShownOnce(url: str, secret: str, source: str):
+    """The new URL and/or secret, with a ready command to try the demo."""
+    example = f"uv run scripts/send_webhook.py '{url}' '{secret}' 'Hello from my terminal'"
+    return Article(
+        Strong("Copy these now: they will not be shown again."),
+        *([P("Endpoint URL"), Pre(Code(url))] if url else []),
+        P("Signing secret"),
+        Pre(Code(secret)),
+        *([P("Try it:"), Pre(Code(example))] if url and source == "demo" else []),
+        id="shown-once",
+    )
+
+
+def ActionButton(label: str, path: str, **kw):
+    return Button(label, hx_post=path, hx_target=PANEL, hx_swap="outerHTML", **kw)
+
+
+def SecretItem(secret: dict, can_manage: bool):
+    state = f"expires {_when(secret['expires_at'])}" if secret["expires_at"] else "current"
+    revoke = ActionButton(
+        "Revoke",
+        f"/settings/webhooks/secrets/{secret['id']}/revoke",
+        hx_confirm="Deliveries signed with this secret will be refused. Revoke it?",
+        cls="secondary outline small",
+    )
+    return Li(
+        Small(f"Secret created {_when(secret['created_at'])} · {state}"),
+        revoke if can_manage else "",
+    )
+
+
+def SecretList(secrets: list[dict], can_manage: bool):
+    if not secrets:
+        return P("No live secret: deliveries are refused until you rotate.", cls="error")
+    return Ul(*[SecretItem(s, can_manage) for s in secrets])
+
+
+def EndpointCard(req: Request, endpoint: dict, secrets: list[dict], can_manage: bool):
+    base = f"/settings/webhooks/{endpoint['id']}"
+    hint = _url(req, endpoint["source"], endpoint["token_hint"] + "…")
+    actions = (
+        Div(
+            ActionButton("Send test event", f"{base}/test", cls="outline"),
+            ActionButton("Rotate secret", f"{base}/rotate", cls="secondary outline"),
+            ActionButton(
+                "Revoke endpoint",
+                f"{base}/revoke",
+                hx_confirm="The URL will stop working for good. Revoke it?",
+                cls="secondary outline",
+            ),
+            cls="inline-form",
+        )
+        if can_manage
+        else ""
+    )
+    return Section(
+        H3(endpoint["source"]),
+        P(Code(hint), Small(f" created {_when(endpoint['created_at'])}")),
+        SecretList(secrets, can_manage),
+        actions,
+    )
+
+
+def CreateEndpointForm(available: list[str]):
+    if not available:
+        return ""
+    return Form(
+        Select(*[Option(s, value=s) for s in available], name="source", aria_label="Source"),
+        Button("Create endpoint", type="submit"),
+        hx_post="/settings/webhooks",
+        hx_target=PANEL,
+        hx_swap="outerHTML",
+        cls="inline-form",
+    )
+
+
+def DeliveryRow(event: dict):
+    status = event["status"]
+    return Tr(
+        Td(Small(_when(event["received_at"]))),
+        Td(event["source"]),
+        Td(event["event_type"], Small(f" {event['event_key']}")),
+        Td(Strong(status) if status == "failed" else status, Small(f" ({event['attempts']})")),
+        Td(Small(event["error"] or "", cls="error")),
+    )
+
+
+def Deliveries(events: list[dict]):
+    """Recent deliveries; polls while any of them still waits to be handled."""
+    waiting = any(e["status"] == "received" for e in events)
+    poll = {"hx_get": "/settings/webhooks/deliveries", "hx_trigger": "every 2s"} if waiting else {}
+    body = (
+        Table(
+            Thead(Tr(Th("Received"), Th("Source"), Th("Event"), Th("Status"), Th("Error"))),
+            Tbody(*[DeliveryRow(e) for e in events]),
+        )
+        if events
+        else P("No deliveries yet.", cls="muted")
+    )
+    return Div(body, id="webhook-deliveries", hx_swap="outerHTML", **poll)
+
+
+def WebhooksPanel(req: Request, auth, shown_once=None):
+    """The settings section: endpoints, secrets, recent deliveries."""
+    catalog, conn = req.app.state.catalog, auth.db.conn
+    can_manage = auth.role in MANAGERS
+    endpoints = store.tenant_endpoints(catalog, auth.tenant_id)
+    cards = [
+        EndpointCard(req, e, store.secret_overview(conn, e["id"]), can_manage) for e in endpoints
+    ]
+    taken = {e["source"] for e in endpoints}
+    return Article(
+        H2("Webhooks"),
+        P(
+            "Other services post events to these URLs; each delivery is verified, stored once"
+            " and handled in the background."
+        ),
+        shown_once or "",
+        *cards,
+        CreateEndpointForm([s for s in SOURCES if s not in taken]) if can_manage else "",
+        H3("Recent deliveries"),
+        Deliveries(store.recent_events(conn, DELIVERIES_SHOWN)),
+        id="webhooks-panel",
+    )
+
+
+def _manager(auth) -> None:
+    if auth.role not in MANAGERS:
+        raise HTTPException(403, "Only owners and admins can manage webhooks.")
+
+
+def _endpoint(req: Request, auth, endpoint_id: str) -> dict:
+    endpoint = store.tenant_endpoint(req.app.state.catalog, auth.tenant_id, endpoint_id)
+    if endpoint is None:
+        raise HTTPException(404)
+    return endpoint
+
+
+def _audit(req: Request, auth, action: str, **details) -> None:
+    req.app.state.catalog.audit(
+        action, actor=auth.user_id, tenant=auth.tenant_id, ip=client_ip(req), **details
+    )
+
+
+@rt.get("/settings/webhooks")
+def webhooks_page(req: Request, auth):
+    return Page(req, "Webhooks", H1("Webhooks"), WebhooksPanel(req, auth))
+
+
+@rt.get("/settings/webhooks/deliveries")
+def deliveries(auth):
+    return Deliveries(store.recent_events(auth.db.conn, DELIVERIES_SHOWN))
+
+
+@rt.post("/settings/webhooks")
+def create_endpoint(req: Request, auth, source: str = ""):
+    _manager(auth)
+    if source not in SOURCES:
+        raise HTTPException(400, "Choose a source from the list.")
+    created = store.create_endpoint(req.app.state.catalog, auth.tenant_id, source)
+    if created is None:
+        raise HTTPException(409, "There is already an endpoint for that source.")
+    endpoint_id, token = created
+    _, secret = store.add_secret(auth.db.conn, endpoint_id)
+    auth.db.conn.commit()
+    _audit(req, auth, "webhook.endpoint_created", source=source, endpoint=endpoint_id)
+    shown = ShownOnce(_url(req, source, token), secret, source)
+    return WebhooksPanel(req, auth, shown), Toasts("Endpoint created.")
+
+
+@rt.post("/settings/webhooks/{endpoint_id}/rotate")
+def rotate_secret(req: Request, auth, endpoint_id: str):
+    _manager(auth)
+    endpoint = _endpoint(req, auth, endpoint_id)
+    grace = ROTATION_GRACE.total_seconds()
+    _, secret = store.rotate_secret(auth.db.conn, endpoint["id"], grace)
+    auth.db.conn.commit()
+    _audit(req, auth, "webhook.secret_rotated", endpoint=endpoint["id"])
+    shown = ShownOnce("", secret, endpoint["source"])
+    hours = round(grace / 3600)
+    return WebhooksPanel(req, auth, shown), Toasts(
+        f"New secret made; old ones expire in {hours} h."
+    )
+
+
+@rt.post("/settings/webhooks/secrets/{secret_id}/revoke")
+def revoke_secret(req: Request, auth, secret_id: str):
+    _manager(auth)
+    endpoint_id = store.secret_endpoint(auth.db.conn, secret_id)
+    if endpoint_id is None:
+        raise HTTPException(404)
+    store.revoke_secret(auth.db.conn, secret_id)
+    auth.db.conn.commit()
+    _audit(req, auth, "webhook.secret_revoked", endpoint=endpoint_id, secret=secret_id)
+    return WebhooksPanel(req, auth), Toasts("Secret revoked.")
+
+
+@rt.post("/settings/webhooks/{endpoint_id}/revoke")
+def revoke_endpoint(req: Request, auth, endpoint_id: str):
+    _manager(auth)
+    endpoint = _endpoint(req, auth, endpoint_id)
+    store.revoke_endpoint(req.app.state.catalog, auth.tenant_id, endpoint["id"])
+    store.revoke_endpoint_secrets(auth.db.conn, endpoint["id"])
+    auth.db.conn.commit()
+    _audit(req, auth, "webhook.endpoint_revoked", endpoint=endpoint["id"])
+    return WebhooksPanel(req, auth), Toasts("Endpoint revoked.")
+
+
+@rt.post("/settings/webhooks/{endpoint_id}/test")
+def send_test_event(req: Request, auth, endpoint_id: str):
+    """Sign a sample event with the newest secret and put it through the real receiver."""
+    _manager(auth)
+    endpoint = _endpoint(req, auth, endpoint_id)
+    secrets = store.live_secrets(auth.db.conn, endpoint["id"])
+    if not secrets:
+        raise HTTPException(409, "This endpoint has no live secret. Rotate to make one.")
+    headers, body = test_delivery(endpoint["source"], secrets[0])
+    receipt = accept(jobs_for(req), {**endpoint, "tenant_id": auth.tenant_id}, headers, body)
+    if receipt.status != 200:
+        message = f"The test event was refused: {receipt.message}."
+        return WebhooksPanel(req, auth), Toasts(message, kind="error")
+    return WebhooksPanel(req, auth), Toasts("Test event sent."), receipt.task

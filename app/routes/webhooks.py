@@ -1,5 +1,75 @@
-"""Placeholder until its issue lands."""
+"""`POST /webhooks/{source}/{token}`: where other systems deliver events to a tenant.
+
+No session, no CSRF token: the signature is the credential (access class "webhook"). Answers
+are small JSON bodies: 200 once the event is stored (or was stored before), 404 for any URL
+that is not a live endpoint, 413 over WEBHOOK_MAX_BODY_BYTES, 401 for a missing, stale or
+wrong signature, 400 for a body that is not a JSON object with an id and a type. Handling
+runs after the response, as a job.
+
+FastHTML reads and parses every request body, without a size limit, before a handler runs.
+A webhook must cap the size and verify the exact bytes before anything parses them, so these
+routes are registered as plain Starlette routes (`RawRouter`); they are still declared on
+`rt`, so the access classes know them.
+"""
+
+from __future__ import annotations
 
 from fasthtml.common import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-rt = APIRouter()
+import app.demo_handlers  # noqa: F401 (registers the demo handlers)
+from app.jobs import jobs_for
+from app.webhooks import MAX_BODY_BYTES, Receipt, receive
+
+
+class RawRouter(APIRouter):
+    """An APIRouter whose handlers take a Starlette `Request` and return a `Response`."""
+
+    def to_app(self, app) -> None:
+        for func, path, methods, name, *_ in self.routes:
+            methods = [methods] if isinstance(methods, str) else methods
+            app.add_route(Route(path, endpoint=func, methods=methods, name=name))
+
+
+rt = RawRouter()
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def read_body(req: Request, limit: int) -> bytes:
+    """The body, or TooLarge as soon as it is known to exceed `limit` (before reading it all)."""
+    declared = req.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    chunks, size = [], 0
+    async for chunk in req.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def Answer(receipt: Receipt) -> JSONResponse:
+    content = {"ok": receipt.status == 200, "message": receipt.message}
+    if receipt.event_id:
+        content["event_id"] = receipt.event_id
+    return JSONResponse(content, status_code=receipt.status, background=receipt.task)
+
+
+@rt.post("/webhooks/{source}/{token}")
+async def receive_webhook(req: Request) -> JSONResponse:
+    try:
+        body = await read_body(req, MAX_BODY_BYTES)
+    except TooLarge:
+        return Answer(Receipt(413, f"the body is larger than {MAX_BODY_BYTES} bytes"))
+    except ClientDisconnect:  # nobody is listening for an answer; store nothing
+        return Answer(Receipt(400, "the body was cut short"))
+    source, token = req.path_params["source"], req.path_params["token"]
+    manager = jobs_for(req)
+    return Answer(await run_in_threadpool(receive, manager, source, token, req.headers, body))

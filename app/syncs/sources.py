@@ -1,0 +1,113 @@
+"""Which syncs exist (in code) and which a tenant has set up (rows in its database).
+
+To add a sync: write a `SyncSpec` (see app/syncs/demo.py), list it in `SPECS`, add its
+target table with a migration, and create the tenant's source with `add_source`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastsql import Database
+
+from app.syncs.demo import DEMO
+from app.syncs.spec import SyncSpec
+from tenants.sql import transaction
+from tenants.stamp import iso, new_id, now
+
+SPECS: dict[str, SyncSpec] = {spec.kind: spec for spec in (DEMO,)}
+SCHEDULES: dict[str, timedelta | None] = {
+    "off": None,
+    "hourly": timedelta(hours=1),
+    "daily": timedelta(days=1),
+}
+_SOURCE = """
+SELECT s.id, s.kind, s.name, s.schedule, s.next_run_at, t.status, t.mode, t.high_water,
+       t.job_id, t.run_pages, t.run_fetched, t.run_written, t.run_total,
+       t.started_at, t.heartbeat_at, t.finished_at, t.last_success_at, t.last_error
+FROM sync_sources s JOIN sync_state t ON t.source_id = s.id
+"""
+
+
+def list_sources(db: Database) -> list[dict[str, Any]]:
+    """Every source of the tenant with its sync state, oldest first."""
+    return db.q(_SOURCE + " ORDER BY s.created_at")
+
+
+def get_source(db: Database, source_id: str) -> dict[str, Any] | None:
+    """The source with its sync state, or None if this tenant has no such source."""
+    rows = db.q(_SOURCE + " WHERE s.id = :id", id=source_id)
+    return rows[0] if rows else None
+
+
+def add_source(db: Database, kind: str, name: str, schedule: str = "off") -> str:
+    """The tenant's source of this kind, created if missing (one per kind). Returns its id."""
+    if kind not in SPECS:
+        raise ValueError(f"no sync of kind {kind!r}")
+    stamp = now()
+    with transaction(db):
+        db.q(
+            """INSERT INTO sync_sources (id, kind, name, schedule, created_at, updated_at)
+               VALUES (:id, :kind, :name, 'off', :t, :t) ON CONFLICT (kind) DO NOTHING""",
+            id=new_id(),
+            kind=kind,
+            name=name,
+            t=stamp,
+        )
+        source_id = db.q("SELECT id FROM sync_sources WHERE kind = :kind", kind=kind)[0]["id"]
+        db.q(
+            "INSERT INTO sync_state (source_id) VALUES (:id) ON CONFLICT (source_id) DO NOTHING",
+            id=source_id,
+        )
+        if schedule != "off":
+            set_schedule(db, source_id, schedule)
+    return source_id
+
+
+def ensure_demo_source(db: Database) -> str:
+    return add_source(db, DEMO.kind, DEMO.title)
+
+
+def set_schedule(db: Database, source_id: str, schedule: str) -> bool:
+    """Turn the schedule on (first run at the next scheduler tick) or off."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}")
+    stamp = now()
+    with transaction(db):
+        changed = db.q(
+            """UPDATE sync_sources SET schedule = :schedule, next_run_at = :next, updated_at = :t
+               WHERE id = :id RETURNING id""",
+            schedule=schedule,
+            next=stamp if SCHEDULES[schedule] else None,
+            t=stamp,
+            id=source_id,
+        )
+    return bool(changed)
+
+
+def claim_due(db: Database, moment: datetime | None = None) -> list[str]:
+    """Ids of scheduled sources due at `moment`, each moved to its next slot.
+
+    The move is conditional on the slot it read, so two schedulers never both claim a run.
+    """
+    moment = moment or datetime.now(UTC)
+    due = db.q(
+        """SELECT id, schedule, next_run_at FROM sync_sources
+           WHERE schedule <> 'off' AND next_run_at <= :now ORDER BY next_run_at""",
+        now=iso(moment),
+    )
+    db.conn.commit()  # end the read; most ticks stop here, without taking the write lock
+    claimed = []
+    if due:
+        with transaction(db):
+            for source in due:
+                moved = db.q(
+                    """UPDATE sync_sources SET next_run_at = :next
+                       WHERE id = :id AND next_run_at = :slot RETURNING id""",
+                    next=iso(moment + SCHEDULES[source["schedule"]]),
+                    id=source["id"],
+                    slot=source["next_run_at"],
+                )
+                claimed += [row["id"] for row in moved]
+    return claimed
