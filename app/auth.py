@@ -39,12 +39,19 @@ async def guard(req: Request, sess):
 
 
 async def _check_csrf(req: Request) -> None:
-    """Every state-changing request carries the session's CSRF token, or gets 403."""
+    """Every state-changing request carries the session's CSRF token, or gets 403.
+
+    No route here takes uploads; a file posted where text is expected would reach handlers as
+    an `UploadFile` instead of a `str`, so such requests are refused up front.
+    """
     if req.method not in UNSAFE_METHODS:
         return
     submitted = req.headers.get(CSRF_HEADER)
-    if submitted is None and req.headers.get("content-type", "").startswith(FORM_TYPES):
-        submitted = (await req.form()).get(CSRF_FIELD)
+    if req.headers.get("content-type", "").startswith(FORM_TYPES):
+        form = await req.form()
+        if any(not isinstance(value, str) for _, value in form.multi_items()):
+            raise HTTPException(400, "File uploads are not accepted here.")
+        submitted = submitted or form.get(CSRF_FIELD)
     if not csrf_valid(req, submitted if isinstance(submitted, str) else None):
         raise HTTPException(
             403, "The form expired or did not come from this site. Reload and try again."
@@ -70,10 +77,10 @@ def _authenticate(req: Request, sess, access: str):
         return None
     if auth.role is None:  # membership revoked (or never existed): this tenant is gone for them
         others = state.catalog.memberships(auth.user_id)
-        if others:
-            state.catalog.switch_session_tenant(auth.session_hash, others[0]["id"])
-            return Redirect("/dashboard")
-        raise HTTPException(403, "You are not a member of any workspace any more.")
+        if not others:  # nowhere left to go: the workspaces page offers to create one
+            return Redirect("/tenants")
+        state.catalog.switch_session_tenant(auth.session_hash, others[0]["id"])
+        return Redirect("/dashboard")
     if auth.tenant_status == "suspended":
         raise HTTPException(403, "This workspace is suspended. Contact its owner or support.")
     if auth.tenant_status != "active":

@@ -59,17 +59,23 @@ def UserMenu(req: Request, auth: Any):
         signed_in = "sid" in req.scope.get("session", {})
         label = "Open dashboard" if signed_in else "Sign in"
         return Ul(Li(A(label, href="/dashboard" if signed_in else "/login", role="button")))
+    from app.permissions import can  # imported here: permissions builds on these components
+
     avatar = Img(src=auth.avatar_url, alt="", cls="avatar") if auth.avatar_url else ""
     return Ul(
         Li(A("Dashboard", href="/dashboard")),
+        Li(A("Members", href="/members")),
+        Li(A("Audit", href="/audit")) if can(auth, "audit", "view") else "",
         Li(A("Settings", href="/settings")),
-        Li(avatar, Small(auth.email)),
+        Li(A(avatar, Small(auth.email), href="/account")),
         Li(PostButton(req, "Sign out", "/logout", cls="secondary outline")),
     )
 
 
 def SiteNav(req: Request, auth: Any = None):
-    tenant = Small(auth.tenant_name, cls="tenant-name") if auth and auth.tenant_name else ""
+    from app.routes.tenants import TenantSwitcher  # a route module: importing it above would loop
+
+    tenant = TenantSwitcher(req, auth) if auth else ""
     return Nav(
         Ul(Li(A(Strong(APP_NAME), href="/")), Li(tenant), Li(A("Blog", href="/blog"))),
         UserMenu(req, auth),

@@ -17,6 +17,8 @@ _HEADINGS = {
     403: ("Not allowed", "You do not have access to this."),
     404: ("Not found", "There is nothing here."),
     405: ("Not allowed", "That method is not allowed here."),
+    409: ("Conflict", "That clashes with the current state. Reload and try again."),
+    410: ("Gone", "This link is no longer valid."),
     413: ("Too large", "The request body is too large."),
     429: ("Slow down", "Too many requests. Try again in a moment."),
     500: ("Something went wrong", "The error was logged. Please try again."),

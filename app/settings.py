@@ -17,6 +17,7 @@ from dotenv import dotenv_values, load_dotenv
 
 GOOGLE_METADATA_URL = "https://accounts.google.com/.well-known/openid-configuration"
 ENVIRONMENTS = ("development", "production", "test")
+INVITE_EMAIL_MISMATCH = ("confirm", "refuse")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600}
 
@@ -51,6 +52,8 @@ class Settings:
     blog_dir: Path = Path("blog")
     log_level: str = "INFO"
     smtp: dict[str, str] = field(default_factory=dict)
+    # An invitation opened by an account with another email: confirm (join anyway) | refuse.
+    invite_email_mismatch: str = "confirm"
     # Operations: logging, connection pools, request limits (docs/deploy.md).
     log_file: Path | None = None
     database_pool_size: int = 10
@@ -187,6 +190,7 @@ def load_settings(
         blog_dir=Path(values.get("BLOG_DIR", "").strip() or "blog"),
         log_level=values.get("LOG_LEVEL", "").strip().upper() or "INFO",
         smtp={k[5:].lower(): v for k, v in values.items() if k.startswith("SMTP_")},
+        invite_email_mismatch=values.get("INVITE_EMAIL_MISMATCH", "").strip().lower() or "confirm",
         log_file=Path(values["LOG_FILE"].strip()) if values.get("LOG_FILE", "").strip() else None,
         database_pool_size=_int(values, "DATABASE_POOL_SIZE", 10, problems),
         tenant_pool_size=_int(values, "TENANT_POOL_SIZE", 2, problems),
@@ -204,6 +208,10 @@ def load_settings(
         )
     if settings.tenant_db_roles and settings.tenant_database_url.startswith("sqlite"):
         problems.append("TENANT_DB_ROLES needs PostgreSQL tenant databases (TENANT_DATABASE_URL)")
+    if settings.invite_email_mismatch not in INVITE_EMAIL_MISMATCH:
+        problems.append(
+            f"INVITE_EMAIL_MISMATCH must be confirm or refuse, got {settings.invite_email_mismatch!r}"
+        )
     if "{tenant_id}" not in settings.tenant_database_url:
         problems.append("TENANT_DATABASE_URL must contain the placeholder {tenant_id}")
     if settings.is_production:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from tenants.provision import ProvisioningError, first_tenant
 
 log = logging.getLogger(__name__)
+AFTER_SIGN_IN = "after_sign_in"  # session key: the path to land on once signed in
 
 
 @dataclass(frozen=True)
@@ -28,16 +29,23 @@ def client_ip(req: Request) -> str:
     return req.client.host if req.client else ""
 
 
-def _start_session(req: Request, sess: dict, who: Identity) -> None:
+def _start_session(req: Request, sess: dict, who: Identity) -> str:
+    """Start a fresh session for `who`; returns the path to land on."""
     state = req.app.state
     catalog, settings = state.catalog, state.settings
     user_id = catalog.upsert_user(who.issuer, who.subject, who.email, who.name, who.avatar_url)
-    workspace = f"{who.name or who.email.split('@')[0]}'s workspace"
-    try:
-        tenant_id = first_tenant(catalog, state.databases, user_id, workspace)
-    except ProvisioningError:
-        log.exception("provisioning failed for user %s", user_id)
-        raise HTTPException(503, "We could not set up your workspace. Please try again.") from None
+    landing = sess.get(AFTER_SIGN_IN) or "/dashboard"  # set by our own pages only
+    if landing.startswith("/invitations/") and not catalog.memberships(user_id):
+        tenant_id = None  # an invitee joins the inviting workspace instead of getting one
+    else:
+        workspace = f"{who.name or who.email.split('@')[0]}'s workspace"
+        try:
+            tenant_id = first_tenant(catalog, state.databases, user_id, workspace)
+        except ProvisioningError:
+            log.exception("provisioning failed for user %s", user_id)
+            raise HTTPException(
+                503, "We could not set up your workspace. Please try again."
+            ) from None
     previous = sess.get("sid")
     if previous:  # never reuse a session id across a sign-in (session fixation)
         resolved = catalog.resolve(previous, idle_minutes=settings.session_idle_minutes)
@@ -55,9 +63,9 @@ def _start_session(req: Request, sess: dict, who: Identity) -> None:
     catalog.audit(
         "auth.sign_in", actor=user_id, tenant=tenant_id, ip=client_ip(req), issuer=who.issuer
     )
+    return landing
 
 
 async def sign_in(req: Request, sess: dict, who: Identity) -> Redirect:
     """Create the user on first sight, provision their tenant, start a fresh session."""
-    await run_in_threadpool(_start_session, req, sess, who)
-    return Redirect("/dashboard")
+    return Redirect(await run_in_threadpool(_start_session, req, sess, who))

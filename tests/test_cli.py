@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.server import env_for
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -22,12 +24,7 @@ def test_migrate_reports_host_and_tenants(app, client, settings):
     from tests.conftest import dev_sign_in
 
     dev_sign_in(client, "ada@example.com")
-    env = {
-        "APP_ENV": "test",
-        "DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": settings.database_url,
-        "TENANT_DATABASE_URL": settings.tenant_database_url,
-    }
+    env = env_for(settings)
     result = run(env, "migrate")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tenants: 1 migrated, 0 failed" in result.stdout
@@ -41,12 +38,7 @@ def test_migrate_reports_a_broken_tenant_and_exits_non_zero(app, client, setting
         "INSERT INTO core_tenants (id, name, status, db_name, created_by, created_at, updated_at)"
         " SELECT 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'ghost', 'active', 'ghost', id, 'x', 'x' FROM core_users"
     )
-    env = {
-        "APP_ENV": "test",
-        "DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": settings.database_url,
-        "TENANT_DATABASE_URL": settings.tenant_database_url,
-    }
+    env = env_for(settings)
     result = run(env, "migrate")
     assert result.returncode == 1
     assert "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: FAILED" in result.stdout

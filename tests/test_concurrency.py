@@ -4,14 +4,7 @@ import asyncio
 
 import httpx
 
-from tests.conftest import csrf_from
-from tests.support.server import AppServer
-
-
-def sign_in(client: httpx.Client, email: str) -> str:
-    token = csrf_from(client.get("/login").text)
-    client.post("/login/dev", data={"email": email, "csrf_token": token})
-    return csrf_from(client.get("/dashboard").text)
+from tests.support.server import AppServer, env_for, sign_in_over_http
 
 
 async def post_notes(base_url: str, cookies, token: str, count: int) -> list[int]:
@@ -27,17 +20,12 @@ async def post_notes(base_url: str, cookies, token: str, count: int) -> list[int
 
 
 def test_32_parallel_writes_on_one_tenant(settings):
-    env = {
-        "APP_ENV": "test",
-        "DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": settings.database_url,
-        "TENANT_DATABASE_URL": settings.tenant_database_url,
-    }
+    env = env_for(settings)
     with (
         AppServer(env) as server,
         httpx.Client(base_url=server.url, follow_redirects=True) as client,
     ):
-        token = sign_in(client, "ada@example.com")
+        token = sign_in_over_http(client, "ada@example.com")
         statuses = asyncio.run(post_notes(server.url, client.cookies, token, 32))
         assert statuses == [200] * 32
     from tenants.catalog import Catalog

@@ -58,3 +58,15 @@ def test_htmx_error_is_a_toast_not_a_page(client):
     assert response.status_code == 403
     assert response.headers["hx-reswap"] == "none"
     assert "toast-error" in response.text and "<html" not in response.text
+
+
+def test_a_file_where_text_is_expected_is_refused(client):
+    dev_sign_in(client, "ada@example.com")
+    token = page_csrf(client)
+    response = client.post(
+        "/notes",
+        data={"csrf_token": token},
+        files={"body": ("evil.txt", b"not text", "text/plain")},
+    )
+    assert response.status_code == 400
+    assert "not accepted" in response.text

@@ -81,7 +81,19 @@ def _probed_elsewhere(path: str) -> bool:
 
 
 # area route prefix -> its isolation tests live in that area's test module
-OTHER_AREAS = ("/jobs", "/settings/webhooks", "/webhook-endpoints", "/sync", "/data")
+OTHER_AREAS = (
+    "/jobs",
+    "/settings/webhooks",
+    "/webhook-endpoints",
+    "/sync",
+    "/data",
+    # tests/test_team_isolation.py
+    "/members",
+    "/invitations",
+    "/audit",
+    "/account/export",
+    "/tenant/delete",
+)
 
 
 def test_every_route_has_an_access_class(app):

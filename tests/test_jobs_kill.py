@@ -11,7 +11,7 @@ import httpx
 from tenants.catalog import Catalog
 from tenants.routing import TenantDatabases
 from tests.support.html import csrf_from
-from tests.support.server import AppServer
+from tests.support.server import AppServer, env_for
 
 JOB_ROW = re.compile(r'id="job-([0-9a-f]{32})"')
 
@@ -38,10 +38,7 @@ def wait_for(read, done, timeout: float = 30):
 
 def test_a_job_running_when_the_server_is_killed_completes_after_restart(settings):
     env = {
-        "APP_ENV": "test",
-        "DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": settings.database_url,
-        "TENANT_DATABASE_URL": settings.tenant_database_url,
+        **env_for(settings),
         "JOB_LEASE_SECONDS": "2",
         "JOB_POLL_SECONDS": "0.2",
     }

@@ -16,8 +16,7 @@ from app.jobs import jobs_for
 from app.lib.signatures import sign_timestamped
 from app.webhooks import accept, find_endpoint, webhook_handler
 from tests.conftest import dev_sign_in, page_csrf
-from tests.support.html import csrf_from
-from tests.support.server import AppServer
+from tests.support.server import AppServer, env_for, sign_in_over_http
 
 COPIES = 50
 URL = re.compile(r"http://[^/\s<]+(/webhooks/demo/[A-Za-z0-9_-]{43})")
@@ -51,21 +50,11 @@ async def deliver_copies(
 
 
 def test_concurrent_copies_against_the_real_server_are_processed_once(settings):
-    env = {
-        "APP_ENV": "test",
-        "DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": settings.database_url,
-        "TENANT_DATABASE_URL": settings.tenant_database_url,
-    }
     with (
-        AppServer(env) as server,
+        AppServer(env_for(settings)) as server,
         httpx.Client(base_url=server.url, follow_redirects=True) as browser,
     ):
-        browser.post(
-            "/login/dev",
-            data={"email": "ada@example.com", "csrf_token": csrf_from(browser.get("/login").text)},
-        )
-        token = csrf_from(browser.get("/dashboard").text)
+        token = sign_in_over_http(browser, "ada@example.com")
         created = browser.post(
             "/settings/webhooks",
             data={"source": "demo"},

@@ -18,12 +18,6 @@ from fasthtml.common import (
     Li,
     P,
     Small,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
-    Tr,
     Ul,
 )
 from starlette.exceptions import HTTPException
@@ -31,18 +25,12 @@ from starlette.requests import Request
 
 from app.components import Page, Toasts
 from app.routes.jobs import JobsPanel
+from app.routes.members import MembersPanel
 from app.routes.sync import SyncPanel
 from tenants.stamp import new_id, now
 
 rt = APIRouter()
 NOTE_MAX = 2000
-
-
-def MembersTable(members: list[dict]):
-    return Table(
-        Thead(Tr(Th("Person"), Th("Email"), Th("Role"))),
-        Tbody(*[Tr(Td(m["name"] or "—"), Td(m["email"]), Td(m["role"])) for m in members]),
-    )
 
 
 def ActivityList(events: list[dict]):
@@ -113,7 +101,7 @@ def dashboard(req: Request, auth):
             f"plan: {auth.plan_tier}"
         ),
         Div(
-            Article(H2("Members"), MembersTable(catalog.members(auth.tenant_id))),
+            MembersPanel(req, auth),
             Article(H2("Recent activity"), ActivityList(catalog.recent_audit(auth.tenant_id))),
             cls="grid",
         ),

@@ -26,6 +26,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.components import Page, Toasts
+from app.routes.account_lifecycle import DangerZone
+from app.routes.invitations import InvitationsPanel
 from app.routes.webhook_settings import WebhooksPanel
 from app.signin import client_ip
 from tenants.stamp import now
@@ -131,7 +133,9 @@ def settings_page(req: Request, auth):
         "Settings",
         H1("Settings"),
         Article(SettingsForm(_current(auth), editable=auth.role in EDITORS)),
+        InvitationsPanel(req, auth),
         WebhooksPanel(req, auth),
+        DangerZone(req, auth),
     )
 
 

@@ -77,3 +77,23 @@ class AppServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def env_for(settings) -> dict[str, str]:
+    """Environment that makes a server subprocess use the same data as test `settings`."""
+    return {
+        "APP_ENV": "test",
+        "DATA_DIR": str(settings.data_dir),
+        "DATABASE_URL": settings.database_url,
+        "TENANT_DATABASE_URL": settings.tenant_database_url,
+    }
+
+
+def sign_in_over_http(client: httpx.Client, email: str) -> str:
+    """Development sign-in against a real server; returns the dashboard's CSRF token."""
+    from tests.support.html import csrf_from
+
+    client.post(
+        "/login/dev", data={"email": email, "csrf_token": csrf_from(client.get("/login").text)}
+    )
+    return csrf_from(client.get("/dashboard").text)

@@ -1,0 +1,395 @@
+"""Account lifecycle: export my data, delete my account, delete the workspace.
+
+Two routers (list both in app/routes/__init__.py):
+
+- `rt` (signed_in): the account page and deleting the account, which work whatever the
+  current workspace is, or if there is none.
+- `tenant_rt` (tenant): exports, which are jobs of the current workspace (so another
+  workspace's export id is simply not found), and deleting the workspace.
+
+An export is a background job that writes a zip (tenants/export.py) to
+DATA_DIR/exports/<tenant>/; only the person who asked for it can download it, for
+EXPORT_HOURS, after which the link answers 410 and the file is removed. Owners' exports also
+hold the workspace's tables (permission tenant.export).
+
+Deleting the workspace asks for its name, marks it deleted at once (no request reaches it
+after that), then drops its database and emails the other members in background jobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from pathlib import Path
+
+from fasthtml.common import (
+    H1,
+    H2,
+    A,
+    APIRouter,
+    Article,
+    Button,
+    Div,
+    FileResponse,
+    Form,
+    FtResponse,
+    Input,
+    Label,
+    Li,
+    Mark,
+    P,
+    Small,
+    Strong,
+    Ul,
+)
+from starlette.background import BackgroundTasks
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from app.components import CsrfField, Page
+from app.jobs import JobContext, job_handler, jobs_for
+from app.permissions import can, require
+from app.routes.audit import When, record
+from app.signin import client_ip
+from tenants import lifecycle, members
+from tenants.catalog import Auth
+from tenants.export import write_export
+from tenants.jobs import FINISHED
+from tenants.stamp import from_now, now
+
+rt = APIRouter()
+tenant_rt = APIRouter()
+
+EXPORT_JOB = "account.export"
+PURGE_JOB = "tenant.purge"
+EXPORT_HOURS = 24
+
+
+def _exports_dir(req: Request, tenant_id: str) -> Path:
+    return req.app.state.settings.data_dir / "exports" / tenant_id
+
+
+def _typed(confirm: object) -> str:
+    """What was typed into a confirmation field ("" for a file posted in its place)."""
+    return confirm.strip() if isinstance(confirm, str) else ""
+
+
+def _redirect(path: str, tasks: list) -> RedirectResponse:
+    """A 303 that runs `tasks` (job tasks) once it has been sent."""
+    return RedirectResponse(path, status_code=303, background=BackgroundTasks(tasks))
+
+
+# -- background jobs ----------------------------------------------------------------------
+
+
+@job_handler(EXPORT_JOB)
+def build_export(ctx: JobContext, user_id: str, tenant_tables: bool, directory: str) -> dict:
+    path = Path(directory) / f"{ctx.job_id}.zip"
+    size = write_export(path, ctx.catalog, user_id, ctx.db if tenant_tables else None)
+    return {"bytes": size, "expires_at": from_now(hours=EXPORT_HOURS)}
+
+
+@job_handler(PURGE_JOB)
+def purge_tenant(ctx: JobContext, tenant: str, exports: str) -> None:
+    lifecycle.purge_database(ctx.catalog, ctx.databases, tenant)
+    shutil.rmtree(exports, ignore_errors=True)
+
+
+def _sweep(directory: Path) -> None:
+    """Remove export files whose download link has expired."""
+    cutoff = time.time() - EXPORT_HOURS * 3600
+    for path in directory.glob("*.zip"):
+        with contextlib.suppress(FileNotFoundError):  # another request swept it first
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+
+
+# -- exports ------------------------------------------------------------------------------
+
+
+def ExportRow(job: dict):
+    """One export; polls for its own updates until it has finished."""
+    live = (
+        {}
+        if job["status"] in FINISHED
+        else {"hx_get": f"/account/exports/{job['id']}", "hx_trigger": "every 1s"}
+    )
+    result = job["result"] or {}
+    if job["status"] == "failed":
+        state = Div(Mark("failed"), Small(job["error"] or "", cls="error"))
+    elif job["status"] != "completed":
+        state = Small("preparing…")
+    elif result.get("expires_at", "") <= now():
+        state = Small("expired")
+    else:
+        state = Div(
+            A("Download", href=f"/account/exports/{job['id']}/download"),
+            Small(" link expires ", When(result["expires_at"]), " UTC"),
+        )
+    return Li(
+        Small("Requested ", When(job["created_at"]), " · "),
+        state,
+        id=f"export-{job['id']}",
+        hx_swap="outerHTML",
+        **live,
+    )
+
+
+def ExportsPanel(req: Request, auth: Auth):
+    """Ask for an export and see the recent ones (of the current workspace)."""
+    if auth.role is None or auth.tenant_status != "active":
+        return Article(
+            H2("Export your data"), P("Open a workspace to export your data.", cls="muted")
+        )
+    jobs = jobs_for(req).list_jobs(auth.tenant_id, job_type=EXPORT_JOB, limit=20)
+    mine = [j for j in jobs if j["payload"].get("user_id") == auth.user_id]
+    return Article(
+        H2("Export your data"),
+        P(
+            "A zip of JSON files: your profile, your memberships and, if your role may export"
+            " it (owners do), the data of this workspace. The link works for "
+            f"{EXPORT_HOURS} hours."
+        ),
+        Button(
+            "Export my data", hx_post="/account/export", hx_target="#exports", hx_swap="afterbegin"
+        ),
+        Ul(*[ExportRow(j) for j in mine], id="exports"),
+    )
+
+
+def _export(req: Request, auth: Auth, job_id: str) -> dict:
+    """The signed-in person's export job in this tenant, or 404."""
+    job = jobs_for(req).get_job(auth.tenant_id, job_id)
+    if (
+        job is None
+        or job["job_type"] != EXPORT_JOB
+        or job["payload"].get("user_id") != auth.user_id
+    ):
+        raise HTTPException(404)
+    return job
+
+
+@tenant_rt.post("/account/export")
+def request_export(req: Request, auth):
+    directory = _exports_dir(req, auth.tenant_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    _sweep(directory)
+    with_tables = can(auth, "tenant", "export")
+    jobs = jobs_for(req)
+    job_id, task = jobs.submit(
+        auth.tenant_id,
+        EXPORT_JOB,
+        user_id=auth.user_id,
+        tenant_tables=with_tables,
+        directory=str(directory),
+    )
+    record(req, auth, "account.export_requested", job=job_id, tenant_tables=with_tables)
+    return ExportRow(jobs.get_job(auth.tenant_id, job_id)), task
+
+
+@tenant_rt.get("/account/exports/{job_id}")
+def export_row(req: Request, auth, job_id: str):
+    return ExportRow(_export(req, auth, job_id))
+
+
+@tenant_rt.get("/account/exports/{job_id}/download")
+def download_export(req: Request, auth, job_id: str):
+    job = _export(req, auth, job_id)
+    if job["status"] != "completed":
+        raise HTTPException(409, "The export is not ready yet.")
+    path = _exports_dir(req, auth.tenant_id) / f"{job['id']}.zip"
+    if job["result"]["expires_at"] <= now():
+        path.unlink(missing_ok=True)
+        raise HTTPException(410, "This download link has expired. Ask for a new export.")
+    if not path.is_file():
+        raise HTTPException(410, "This export is no longer available. Ask for a new export.")
+    record(req, auth, "account.export_downloaded", job=job["id"])
+    return FileResponse(
+        path,
+        filename=f"export-{job['created_at'][:10]}.zip",
+        media_type="application/zip",
+        headers={"cache-control": "no-store"},
+    )
+
+
+# -- deleting the account -----------------------------------------------------------------
+
+
+def TypedConfirmation(req: Request, label: str, button: str, action: str, error: str = ""):
+    """A destructive action's form: it goes through only if the person types what is asked."""
+    return Form(
+        CsrfField(req),
+        Label(
+            label,
+            Input(
+                name="confirm",
+                autocomplete="off",
+                required=True,
+                aria_invalid="true" if error else None,
+            ),
+        ),
+        Small(error, cls="error") if error else "",
+        Button(button, type="submit", cls="secondary"),
+        method="post",
+        action=action,
+    )
+
+
+def DeleteAccountPanel(req: Request, auth: Auth, error: str = ""):
+    blocking = lifecycle.blocking_tenants(req.app.state.catalog, auth.user_id)
+    return Article(
+        H2("Delete your account"),
+        P(
+            "Your profile and your memberships go; workspaces where you are the only member are "
+            "deleted with it. This cannot be undone."
+        ),
+        P(
+            "First make someone else owner of: ",
+            Strong(", ".join(t["name"] for t in blocking)),
+            ".",
+            cls="error",
+        )
+        if blocking
+        else "",
+        TypedConfirmation(
+            req, "Type your email address to confirm", "Delete my account", "/account/delete", error
+        ),
+        id="delete-account",
+    )
+
+
+def AccountPage(req: Request, auth: Auth, delete_error: str = ""):
+    mine = req.app.state.catalog.memberships(auth.user_id)
+    return Page(
+        req,
+        "Your account",
+        H1("Your account"),
+        Article(
+            H2("Profile"),
+            P(Strong(auth.name or auth.email), Small(f" {auth.email}")),
+            Ul(*[Li(f"{m['name']} · {m['role']}") for m in mine])
+            if mine
+            else P("No workspaces.", cls="muted"),
+            A("Workspaces", href="/tenants"),
+        ),
+        ExportsPanel(req, auth),
+        DeleteAccountPanel(req, auth, delete_error),
+    )
+
+
+@rt.get("/account")
+def account_page(req: Request, auth):
+    return AccountPage(req, auth)
+
+
+@rt.post("/account/delete")
+def delete_account(req: Request, sess, auth, confirm: str = ""):
+    if _typed(confirm).lower() != auth.email.lower():
+        error = "Type your email address exactly to confirm."
+        return FtResponse(AccountPage(req, auth, error), status_code=400)
+    state = req.app.state
+    try:
+        gone = lifecycle.delete_account(state.catalog, auth.user_id)
+    except lifecycle.SoleOwner as e:
+        return FtResponse(AccountPage(req, auth, str(e)), status_code=409)
+    for tenant_id in gone.left_tenants:
+        with state.databases.handle(tenant_id) as db:
+            members.unmirror(db, auth.user_id)
+    jobs = jobs_for(req)
+    tasks = [
+        jobs.submit_system(PURGE_JOB, tenant=t, exports=str(_exports_dir(req, t)))[1]
+        for t in gone.deleted_tenants
+    ]
+    state.catalog.audit(  # about the person, not a workspace
+        "account.deleted",
+        actor=auth.user_id,
+        tenant=None,
+        ip=client_ip(req),
+        deleted_tenants=gone.deleted_tenants,
+        left_tenants=gone.left_tenants,
+    )
+    sess.clear()
+    return _redirect("/", tasks)
+
+
+# -- deleting the workspace ---------------------------------------------------------------
+
+
+def DangerZone(req: Request, auth: Auth):
+    """For the settings page: the way to delete the workspace, for roles that may."""
+    if not can(auth, "tenant", "delete"):
+        return ""
+    return Article(
+        H2("Delete this workspace"),
+        P("Its data is removed for good and every member loses access."),
+        A("Delete workspace…", href="/tenant/delete", role="button", cls="secondary outline"),
+    )
+
+
+def DeleteTenantPage(req: Request, auth: Auth, error: str = ""):
+    people = len(req.app.state.catalog.members(auth.tenant_id))
+    return Page(
+        req,
+        "Delete workspace",
+        H1(f"Delete {auth.tenant_name}"),
+        Article(
+            P(
+                f"This deletes the workspace and all its data for good. Its {people} "
+                f"member{'s' if people != 1 else ''} lose access at once; the others get an email."
+            ),
+            TypedConfirmation(
+                req,
+                "Type the workspace name to confirm",
+                "Delete this workspace",
+                "/tenant/delete",
+                error,
+            ),
+        ),
+    )
+
+
+@tenant_rt.get("/tenant/delete")
+def delete_tenant_page(req: Request, auth):
+    require(auth, "tenant", "delete")
+    return DeleteTenantPage(req, auth)
+
+
+@tenant_rt.post("/tenant/delete")
+def delete_tenant(req: Request, auth, confirm: str = ""):
+    require(auth, "tenant", "delete")
+    if _typed(confirm) != auth.tenant_name:
+        error = "Type the workspace name exactly to confirm."
+        return FtResponse(DeleteTenantPage(req, auth, error), status_code=400)
+    state = req.app.state
+    people = lifecycle.delete_tenant(state.catalog, auth.tenant_id)
+    auth.db.close()  # its database is dropped next: give the connection back first
+    jobs = jobs_for(req)
+    _, purge = jobs.submit_system(
+        PURGE_JOB, tenant=auth.tenant_id, exports=str(_exports_dir(req, auth.tenant_id))
+    )
+    tasks = [purge]
+    deleted_at = now()[:16].replace("T", " ") + " UTC"
+    others = [
+        {
+            "to": p["email"],
+            "variables": {
+                "name": p["name"] or p["email"],
+                "tenant_name": auth.tenant_name,
+                "deleted_by": auth.name or auth.email,
+                "deleted_at": deleted_at,
+            },
+        }
+        for p in people
+        if p["id"] != auth.user_id and p["email"]
+    ]
+    if others:
+        tasks.append(
+            jobs.submit_system("email.send_batch", template="tenant_deleted", recipients=others)[1]
+        )
+    record(req, auth, "tenant.deleted", name=auth.tenant_name, members=len(people))
+    remaining = state.catalog.memberships(auth.user_id)
+    if remaining:
+        state.catalog.switch_session_tenant(auth.session_hash, remaining[0]["id"])
+    return _redirect("/dashboard" if remaining else "/tenants", tasks)

@@ -1,0 +1,226 @@
+"""The audit trail of the current workspace, for owners and admins: who did what, when, from
+where, with filters (action, person, dates) and pages.
+
+Entries are written with `catalog.audit(...)` (from a route: `record(req, auth, action,
+**details)`) wherever something security-relevant happens (sign-in and out, invitations,
+roles, removals, settings, webhook secrets, exports, deletions). The query always filters on
+the session's tenant; a filter value that is not one of the offered choices is refused (400).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from fasthtml.common import (
+    H1,
+    A,
+    APIRouter,
+    Button,
+    Form,
+    Input,
+    Label,
+    Nav,
+    Option,
+    P,
+    Select,
+    Small,
+    Table,
+    Tbody,
+    Td,
+    Th,
+    Thead,
+    Time,
+    Tr,
+)
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from app.components import Page
+from app.permissions import require
+from app.signin import client_ip
+from tenants.catalog import Auth, Catalog
+
+rt = APIRouter()
+PAGE_SIZE = 50
+PAGE_NUMBER = re.compile(r"[0-9]{1,6}")
+
+
+def record(req: Request, auth: Auth, action: str, **details) -> None:
+    """Audit an action the signed-in person took in their current workspace."""
+    req.app.state.catalog.audit(
+        action, actor=auth.user_id, tenant=auth.tenant_id, ip=client_ip(req), **details
+    )
+
+
+def When(stamp: str | None):
+    """A catalog timestamp for people: minutes, UTC."""
+    if not stamp:
+        return Small("—")
+    return Time(stamp[:16].replace("T", " "), datetime=stamp)
+
+
+def _choices(catalog: Catalog, tenant_id: str) -> tuple[list[str], dict[str, str]]:
+    """The actions and the people (id -> email) that appear in this tenant's trail."""
+    actions = [
+        r["action"]
+        for r in catalog.rows(
+            "SELECT DISTINCT action FROM sys_audit_logs WHERE tenant_id = :t ORDER BY action",
+            t=tenant_id,
+        )
+    ]
+    actors = catalog.rows(
+        """SELECT DISTINCT a.actor_user_id AS id, u.email FROM sys_audit_logs a
+           JOIN core_users u ON u.id = a.actor_user_id
+           WHERE a.tenant_id = :t ORDER BY u.email""",
+        t=tenant_id,
+    )
+    return actions, {r["id"]: r["email"] or "(deleted account)" for r in actors}
+
+
+def _day(raw: str, name: str) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise HTTPException(400, f"The {name} date must look like 2025-01-31.") from None
+
+
+def _search(
+    catalog: Catalog, tenant_id: str, filters: dict[str, Any], page: int
+) -> tuple[list[dict], int, int]:
+    """One page of entries, newest first; the number of matching entries; the page number
+    (a page past the end is the last one)."""
+    where, params = ["a.tenant_id = :t"], {"t": tenant_id}
+    if filters["action"]:
+        where.append("a.action = :action")
+        params["action"] = filters["action"]
+    if filters["actor"]:
+        where.append("a.actor_user_id = :actor")
+        params["actor"] = filters["actor"]
+    if filters["since"]:
+        where.append("a.at >= :since")
+        params["since"] = filters["since"].isoformat()
+    if filters["until"]:  # the whole day: everything before the next one
+        where.append("a.at < :until")
+        params["until"] = (filters["until"] + timedelta(days=1)).isoformat()
+    clause = " AND ".join(where)
+    total = catalog.row(f"SELECT COUNT(*) AS n FROM sys_audit_logs a WHERE {clause}", **params)["n"]
+    page = min(page, max(1, -(-total // PAGE_SIZE)))
+    rows = catalog.rows(
+        f"""SELECT a.id, a.at, a.action, a.ip, a.details, u.email AS actor
+            FROM sys_audit_logs a LEFT JOIN core_users u ON u.id = a.actor_user_id
+            WHERE {clause} ORDER BY a.at DESC, a.id LIMIT :n OFFSET :skip""",
+        **params,
+        n=PAGE_SIZE,
+        skip=(page - 1) * PAGE_SIZE,
+    )
+    return rows, total, page
+
+
+def DetailsText(raw: str):
+    try:
+        details = json.loads(raw)
+    except ValueError:
+        details = {}
+    if not isinstance(details, dict):
+        return Small(raw)
+    return Small(" · ".join(f"{k}: {v}" for k, v in details.items()))
+
+
+def AuditTable(rows: list[dict]):
+    if not rows:
+        return P("No entries match.", cls="muted")
+    return Table(
+        Thead(Tr(Th("When (UTC)"), Th("Who"), Th("Action"), Th("Details"), Th("IP"))),
+        Tbody(
+            *[
+                Tr(
+                    Td(When(r["at"])),
+                    Td(r["actor"] or Small("system")),
+                    Td(r["action"]),
+                    Td(DetailsText(r["details"])),
+                    Td(Small(r["ip"])),
+                )
+                for r in rows
+            ]
+        ),
+    )
+
+
+def FilterForm(actions: list[str], actors: dict[str, str], chosen: dict[str, str]):
+    def select(name: str, label: str, options: dict[str, str]):
+        return Label(
+            label,
+            Select(
+                Option("Any", value=""),
+                *[Option(text, value=v, selected=v == chosen[name]) for v, text in options.items()],
+                name=name,
+            ),
+        )
+
+    return Form(
+        select("action", "Action", {a: a for a in actions}),
+        select("actor", "Person", actors),
+        Label("From", Input(type="date", name="since", value=chosen["since"])),
+        Label("Until", Input(type="date", name="until", value=chosen["until"])),
+        Button("Filter", type="submit"),
+        method="get",
+        action="/audit",
+        cls="grid",
+    )
+
+
+def Pager(chosen: dict[str, str], page: int, pages: int):
+    def link(label: str, number: int):
+        query = urlencode({**{k: v for k, v in chosen.items() if v}, "page": number})
+        return A(label, href=f"/audit?{query}")
+
+    return Nav(
+        link("← Newer", page - 1) if page > 1 else "",
+        Small(f"Page {page} of {pages}"),
+        link("Older →", page + 1) if page < pages else "",
+        aria_label="Pages",
+    )
+
+
+@rt.get("/audit")
+def audit_page(
+    req: Request,
+    auth,
+    action: str = "",
+    actor: str = "",
+    since: str = "",
+    until: str = "",
+    page: str = "1",
+):
+    require(auth, "audit", "view")
+    catalog = req.app.state.catalog
+    actions, actors = _choices(catalog, auth.tenant_id)
+    if action and action not in actions:
+        raise HTTPException(400, "Choose an action from the list.")
+    if actor and actor not in actors:
+        raise HTTPException(400, "Choose a person from the list.")
+    if not PAGE_NUMBER.fullmatch(page) or int(page) < 1:
+        raise HTTPException(400, "The page must be a number.")
+    filters = {
+        "action": action,
+        "actor": actor,
+        "since": _day(since, "from"),
+        "until": _day(until, "until"),
+    }
+    rows, total, number = _search(catalog, auth.tenant_id, filters, int(page))
+    chosen = {"action": action, "actor": actor, "since": since, "until": until}
+    return Page(
+        req,
+        "Audit trail",
+        H1("Audit trail"),
+        P(f"{total} entries in {auth.tenant_name}.", cls="muted"),
+        FilterForm(actions, actors, chosen),
+        AuditTable(rows),
+        Pager(chosen, number, max(1, -(-total // PAGE_SIZE))),
+    )

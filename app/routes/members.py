@@ -1,0 +1,213 @@
+"""The people of the current workspace: roles, last activity, and the changes owners and admins
+make (role, removal, handing over ownership). Anyone may leave.
+
+Every member id in a path is looked up within the session's tenant, so another tenant's id
+is simply not found (404). The rules (only an owner touches an owner; there is always an
+owner) are checked in the same transaction as the change, in tenants/members.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from fasthtml.common import (
+    H1,
+    H2,
+    APIRouter,
+    Article,
+    Button,
+    Div,
+    HtmxResponseHeaders,
+    Option,
+    P,
+    Select,
+    Small,
+    Table,
+    Tbody,
+    Td,
+    Th,
+    Thead,
+    Tr,
+)
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from app.components import Page, Toasts
+from app.permissions import can, manageable_roles, require
+from app.routes.audit import When, record
+from app.routes.invitations import InvitationsPanel
+from tenants import members
+from tenants.catalog import ROLES, Auth
+
+rt = APIRouter()
+PANEL = "#members-panel"
+_STATUS = {members.NoSuchMember: 404, members.NotAllowed: 403, members.LastOwner: 409}
+
+
+def _refusal(error: members.MembershipError) -> HTTPException:
+    return HTTPException(_STATUS[type(error)], str(error))
+
+
+def ActionButton(label: str, path: str, **kw):
+    return Button(
+        label,
+        hx_post=path,
+        hx_target=PANEL,
+        hx_swap="outerHTML",
+        cls="secondary outline small",
+        **kw,
+    )
+
+
+def RoleControl(member: dict, among: tuple[str, ...]):
+    """The member's role; a select that saves on change where the viewer may change it."""
+    if member["role"] not in among:
+        return member["role"]
+    return Select(
+        *[Option(r, value=r, selected=r == member["role"]) for r in among],
+        name="role",
+        aria_label=f"Role of {member['email']}",
+        hx_post=f"/members/{member['id']}/role",
+        hx_trigger="change",
+        hx_target=PANEL,
+        hx_swap="outerHTML",
+    )
+
+
+def MemberRow(member: dict, auth: Auth, among: tuple[str, ...]):
+    me = member["user_id"] == auth.user_id
+    actions = []
+    if me:
+        actions.append(ActionButton("Leave", "/members/leave", hx_confirm="Leave this workspace?"))
+    elif member["role"] in among:
+        actions.append(
+            ActionButton(
+                "Remove",
+                f"/members/{member['id']}/remove",
+                hx_confirm=f"Remove {member['email']} from this workspace?",
+            )
+        )
+    if auth.role == "owner" and member["role"] != "owner" and among:
+        actions.append(
+            ActionButton(
+                "Hand over ownership",
+                f"/members/{member['id']}/transfer",
+                hx_confirm=f"Hand ownership to {member['email']}? You become an admin.",
+            )
+        )
+    return Tr(
+        Td(
+            member["name"] or member["email"], Div(Small(member["email"])) if member["name"] else ""
+        ),
+        Td(RoleControl(member, among)),
+        Td(When(member["last_active_at"])),
+        Td(*actions),
+        id=f"member-{member['id']}",
+    )
+
+
+def MembersPanel(req: Request, auth: Auth):
+    """Everyone in the workspace with role and last activity, and the actions the viewer's
+    role allows (for the dashboard or the settings page)."""
+    among = manageable_roles(auth.role) if can(auth, "members", "manage") else ()
+    people = members.listing(req.app.state.catalog, auth.tenant_id)
+    return Article(
+        H2("Members"),
+        Table(
+            Thead(Tr(Th("Person"), Th("Role"), Th("Last active (UTC)"), Th(""))),
+            Tbody(*[MemberRow(m, auth, among) for m in people]),
+        ),
+        id="members-panel",
+    )
+
+
+@rt.get("/members")
+def members_page(req: Request, auth):
+    return Page(
+        req,
+        "Members",
+        H1("Members"),
+        P(f"The people of {auth.tenant_name}.", cls="muted"),
+        MembersPanel(req, auth),
+        InvitationsPanel(req, auth),
+    )
+
+
+@rt.post("/members/{membership_id}/role")
+def change_role(req: Request, auth, membership_id: str, role: str = ""):
+    require(auth, "members", "manage")
+    if role not in ROLES:
+        raise HTTPException(400, "Choose a role from the list.")
+    try:
+        before = members.set_role(
+            req.app.state.catalog, auth.tenant_id, membership_id, role, manageable_roles(auth.role)
+        )
+    except members.MembershipError as e:
+        raise _refusal(e) from None
+    members.set_mirror_role(auth.db, before["user_id"], role)
+    record(
+        req,
+        auth,
+        "member.role_changed",
+        member=before["user_id"],
+        email=before["email"],
+        before=before["role"],
+        after=role,
+    )
+    if before["user_id"] == auth.user_id:  # the viewer's own role changed: show what it allows now
+        auth = dataclasses.replace(auth, role=role)
+    return MembersPanel(req, auth), Toasts(f"{before['email']} is now {role}.")
+
+
+@rt.post("/members/{membership_id}/remove")
+def remove(req: Request, auth, membership_id: str):
+    require(auth, "members", "manage")
+    try:
+        removed = members.remove(
+            req.app.state.catalog, auth.tenant_id, membership_id, manageable_roles(auth.role)
+        )
+    except members.MembershipError as e:
+        raise _refusal(e) from None
+    members.unmirror(auth.db, removed["user_id"])
+    record(
+        req,
+        auth,
+        "member.removed",
+        member=removed["user_id"],
+        email=removed["email"],
+        role=removed["role"],
+    )
+    return MembersPanel(req, auth), Toasts(f"{removed['email']} was removed.")
+
+
+@rt.post("/members/{membership_id}/transfer")
+def transfer(req: Request, auth, membership_id: str):
+    require(auth, "members", "manage")
+    try:
+        target = members.transfer_ownership(
+            req.app.state.catalog, auth.tenant_id, auth.user_id, membership_id
+        )
+    except members.MembershipError as e:
+        raise _refusal(e) from None
+    members.set_mirror_role(auth.db, target["user_id"], "owner")
+    members.set_mirror_role(auth.db, auth.user_id, "admin")
+    record(
+        req, auth, "member.ownership_transferred", member=target["user_id"], email=target["email"]
+    )
+    auth = dataclasses.replace(auth, role="admin")
+    return MembersPanel(req, auth), Toasts(f"{target['email']} is now the owner.")
+
+
+@rt.post("/members/leave")
+def leave(req: Request, auth):
+    catalog = req.app.state.catalog
+    try:
+        members.leave(catalog, auth.tenant_id, auth.user_id)
+    except members.MembershipError as e:
+        raise _refusal(e) from None
+    members.unmirror(auth.db, auth.user_id)
+    record(req, auth, "member.left")
+    remaining = catalog.memberships(auth.user_id)
+    if remaining:
+        catalog.switch_session_tenant(auth.session_hash, remaining[0]["id"])
+    return HtmxResponseHeaders(redirect="/dashboard" if remaining else "/tenants")
