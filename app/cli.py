@@ -86,6 +86,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         proxy_headers=False,  # app/client_ip.py reads X-Forwarded-For from TRUSTED_PROXIES only
         server_header=False,
+        # Longer than the usual proxy idle timeout (60 s): with uvicorn's 5 s default the
+        # server closes idle keep-alive connections just as a proxy or client reuses them,
+        # which the client sees as a dropped request.
+        timeout_keep_alive=75,
     )
     return 0
 
