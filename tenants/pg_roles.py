@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -66,7 +67,11 @@ def ensure_tenant_role(url: URL, secret_key: str) -> None:
             verifier = conn.connection.dbapi_connection.pgconn.encrypt_password(
                 role_password(secret_key, role).encode(), role.encode(), b"scram-sha-256"
             )
-            conn.exec_driver_sql(f"ALTER ROLE {quote(role)} LOGIN PASSWORD '{verifier.decode()}'")
+            # ALTER ROLE takes no bound parameters; a SCRAM verifier is base64 and `$:` only.
+            literal = verifier.decode()
+            if not re.fullmatch(r"SCRAM-SHA-256\$[A-Za-z0-9+/=:$]+", literal):
+                raise ValueError("unexpected password verifier format")
+            conn.exec_driver_sql(f"ALTER ROLE {quote(role)} LOGIN PASSWORD '{literal}'")
             # The admin must be a member to hand the database over (and keeps reaching it).
             conn.exec_driver_sql(f"GRANT {quote(role)} TO CURRENT_USER")
             database = quote(str(url.database))

@@ -22,7 +22,7 @@ from tests.support.browser import (
     require_browser,
     screenshot,
 )
-from tests.support.oidc import CLIENT_ID, CLIENT_SECRET, oidc_provider
+from tests.support.oidc import oidc_env, oidc_provider
 from tests.support.server import AppServer, free_port
 
 SUBJECT = "browser-sub"
@@ -47,9 +47,7 @@ def site(tmp_path):
         env = {
             "APP_ENV": "development",
             "DATA_DIR": str(tmp_path / "data"),
-            "GOOGLE_CLIENT_ID": CLIENT_ID,
-            "GOOGLE_CLIENT_SECRET": CLIENT_SECRET,
-            "OIDC_METADATA_URL": f"{issuer}/.well-known/openid-configuration",
+            **oidc_env(issuer),
             "BASE_URL": url,
             "DATABASE_URL": "",
             "TENANT_DATABASE_URL": "",

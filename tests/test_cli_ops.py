@@ -17,7 +17,7 @@ from app.factory import create_app
 from tenants import jobs as store
 from tenants.engines import sqlite_path, tenant_url
 from tests.conftest import dev_sign_in
-from tests.support.oidc import CLIENT_ID, CLIENT_SECRET, oidc_provider
+from tests.support.oidc import oidc_env, oidc_provider
 from tests.support.smtp import closed_port, smtp_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,9 +196,7 @@ def test_check_passes_when_everything_answers(world):
             "SMTP_PORT": str(smtp.port),
             "SMTP_SECURITY": "none",
             "SMTP_FROM": "Starter <no-reply@example.com>",
-            "GOOGLE_CLIENT_ID": CLIENT_ID,
-            "GOOGLE_CLIENT_SECRET": CLIENT_SECRET,
-            "OIDC_METADATA_URL": f"{issuer}/.well-known/openid-configuration",
+            **oidc_env(issuer),
         }
         result = main_py(env, "check")
     assert result.returncode == 0, result.stdout + result.stderr

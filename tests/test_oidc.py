@@ -8,7 +8,7 @@ from oidc_provider_mock import User
 from starlette.testclient import TestClient
 
 from app.factory import create_app
-from tests.support.oidc import CLIENT_ID, CLIENT_SECRET, oidc_provider
+from tests.support.oidc import oidc_env, oidc_provider
 
 USERS = [
     User(
@@ -30,9 +30,7 @@ def provider():
 @pytest.fixture
 def oidc_app(make_settings, provider):
     settings = make_settings(
-        GOOGLE_CLIENT_ID=CLIENT_ID,
-        GOOGLE_CLIENT_SECRET=CLIENT_SECRET,
-        OIDC_METADATA_URL=f"{provider}/.well-known/openid-configuration",
+        **oidc_env(provider),
         BASE_URL="http://localhost",
     )
     app = create_app(settings)

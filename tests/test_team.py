@@ -19,7 +19,7 @@ from app.factory import create_app
 from tenants import members
 from tests.conftest import dev_sign_in, page_csrf
 from tests.support.html import csrf_from
-from tests.support.oidc import CLIENT_ID, CLIENT_SECRET, oidc_provider
+from tests.support.oidc import oidc_env, oidc_provider
 from tests.support.smtp import closed_port, smtp_server
 from tests.test_email_outbox import smtp_env
 from tests.test_oidc import consent, start
@@ -158,9 +158,7 @@ def oidc_sign_in(client: TestClient, subject: str):
 def test_invite_email_link_sign_in_lands_in_the_workspace_with_the_role(app_with, provider, smtp):
     app = app_with(  # as deployed: OpenID sign-in, mail over SMTP (not the test outbox)
         APP_ENV="development",
-        GOOGLE_CLIENT_ID=CLIENT_ID,
-        GOOGLE_CLIENT_SECRET=CLIENT_SECRET,
-        OIDC_METADATA_URL=f"{provider}/.well-known/openid-configuration",
+        **oidc_env(provider),
         BASE_URL="http://localhost",
         **smtp_env(smtp.port),
     )

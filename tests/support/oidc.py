@@ -27,3 +27,12 @@ def oidc_provider(users: list[User]) -> Iterator[str]:
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+def oidc_env(issuer: str) -> dict[str, str]:
+    """Settings that point the app's sign-in at the test provider."""
+    return {
+        "GOOGLE_CLIENT_ID": CLIENT_ID,
+        "GOOGLE_CLIENT_SECRET": CLIENT_SECRET,
+        "OIDC_METADATA_URL": f"{issuer}/.well-known/openid-configuration",
+    }
