@@ -10,22 +10,23 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from app import email_jobs
-from app.access import Access
-from app.auth import ReleaseTenantDB, guard
-from app.client_ip import TrustedProxyClient
-from app.components import APP_NAME
-from app.errors import ERROR_HANDLERS
-from app.jobs import background_lifespan, job_manager
 from app.lib.blog import Blog
-from app.oidc import register_oidc
-from app.periodic import every
-from app.ratelimit import RateLimit
-from app.request_id import RequestId
 from app.routes import ROUTERS
-from app.security import SecurityHeaders
 from app.settings import Settings, load_settings, secret_key
 from app.syncs.jobs import enqueue_due_syncs
+from app.ui.layout import APP_NAME
+from app.web.access import Access
+from app.web.client_ip import TrustedProxyClient
+from app.web.errors import ERROR_HANDLERS
+from app.web.guard import ReleaseTenantDB, guard
+from app.web.oidc import register_oidc
+from app.web.ratelimit import RateLimit
+from app.web.request_id import RequestId
+from app.web.security import SecurityHeaders
+from app.work import email as email_jobs
+from app.work.handlers import register_handlers
+from app.work.jobs import background_lifespan, job_manager
+from app.work.periodic import every
 from tenants.catalog import Catalog
 from tenants.routing import TenantDatabases
 
@@ -70,7 +71,12 @@ def create_app(settings: Settings | None = None) -> SaasApp:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     catalog, databases = open_data_layer(settings)
     catalog.migrate()
+    register_handlers()
     routers = ROUTERS(settings)
+    if not settings.is_production:
+        from app.demo import install as install_demo  # production never imports the demo
+
+        routers += install_demo()
     access = Access()
     for kind, router in routers:
         access.add(kind, router)

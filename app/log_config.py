@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import make_url
 
-from app.request_id import current_request_id
 from app.settings import Settings
+from app.web.request_id import current_request_id
 
 READABLE_FORMAT = "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s"
 LOG_FILE_BYTES = 10 * 1024 * 1024

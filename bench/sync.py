@@ -36,11 +36,11 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.demo_graphql import DemoStore, Root, asgi_app
+from app.demo.graphql import DemoStore, Root, asgi_app
+from app.demo.sync import DEMO, FIELDS, in_process_client
 from app.lib.http_client import ApiClient
-from app.syncs.demo import DEMO, FIELDS, in_process_client
 from app.syncs.runner import sync_source
-from app.syncs.sources import ensure_demo_source
+from app.syncs.sources import add_source, register_spec
 from tenants import sql
 from tenants.engines import tenant_url
 from tenants.provision import create_database
@@ -50,6 +50,8 @@ from tenants.stamp import new_id
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_SIZE = 1000
 RAW_COPY = "bench_raw_orders"
+
+register_spec(DEMO)
 
 
 @dataclasses.dataclass
@@ -168,7 +170,7 @@ def server(app_factory: str, rows: int):
 
 def sync_rate(db: TenantDB, url: str, rows: int) -> float:
     spec = dataclasses.replace(DEMO, connect=lambda: ApiClient(url), page_size=PAGE_SIZE)
-    source_id = ensure_demo_source(db)
+    source_id = add_source(db, DEMO.kind, DEMO.title)
     started = time.perf_counter()
     result = asyncio.run(sync_source(Ctx(db), spec, source_id, "full"))
     elapsed = time.perf_counter() - started
@@ -182,7 +184,9 @@ def sync_peak_rss(rows: int) -> float:
         DEMO, connect=lambda: in_process_client(DemoStore(rows)), page_size=PAGE_SIZE
     )
     with tempfile.TemporaryDirectory() as tmp, tenant(f"sqlite:///{tmp}/{{tenant_id}}.db") as db:
-        result = asyncio.run(sync_source(Ctx(db), spec, ensure_demo_source(db), "full"))
+        result = asyncio.run(
+            sync_source(Ctx(db), spec, add_source(db, DEMO.kind, DEMO.title), "full")
+        )
         assert result["written"] == rows, result
     return peak_rss()
 

@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.jobs import JobConfig, JobManager, job_handler
 from app.lib.signatures import sign_timestamped
-from app.scheduler import Scheduler
+from app.work.jobs import JobConfig, JobManager, job_handler
+from app.work.scheduler import Scheduler
 from bench.request_path import hello_world
 from tenants import webhooks as webhook_store
 from tenants.catalog import Catalog

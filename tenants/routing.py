@@ -55,7 +55,18 @@ class TenantDB(Database):
     def create(self, *args, **kwargs):
         raise TypeError("tenant tables come from migrations/tenant/*.sql, not create()")
 
+    def commit(self) -> None:
+        """End the unit of work, keeping its writes (for the owner: request path, job runner)."""
+        if self._conn is not None and self._conn.in_transaction():
+            self._conn.commit()
+
+    def rollback(self) -> None:
+        """End the unit of work, dropping its writes (for the owner)."""
+        if self._conn is not None and self._conn.in_transaction():
+            self._conn.rollback()
+
     def close(self) -> None:
+        """Drop what is uncommitted and give the connection back to the pool."""
         if self._conn is not None:
             try:
                 if self._conn.in_transaction():

@@ -11,8 +11,15 @@ from starlette.testclient import TestClient
 
 from app.factory import create_app
 from app.settings import Settings, load_settings
+from app.work.handlers import register_handlers
 from tests.support import postgres
 from tests.support.html import csrf_from
+
+
+@pytest.fixture(scope="session", autouse=True)
+def registered_handlers() -> None:
+    """What create_app does at startup; some tests build a JobManager without an app."""
+    register_handlers()
 
 
 @pytest.fixture(scope="session")

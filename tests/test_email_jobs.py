@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from app import email_jobs
-from app.jobs import HANDLERS, JobConfig, JobManager
 from app.lib.email import outbox_for
-from app.scheduler import Scheduler
+from app.work import email as email_jobs
+from app.work.jobs import HANDLERS, JobConfig, JobManager
+from app.work.scheduler import Scheduler
 from tenants.catalog import Catalog
 from tenants.routing import TenantDatabases
 from tests.support.smtp import closed_port, connection_counter, smtp_server
@@ -138,5 +138,5 @@ def test_a_batch_job_with_nothing_delivered_is_retried(jobs):
 
 
 def test_sending_before_configure_is_a_clear_error(jobs):
-    with pytest.raises(RuntimeError, match=r"call app\.email_jobs\.configure"):
+    with pytest.raises(RuntimeError, match=r"call app\.work\.email\.configure"):
         email_jobs.send_email(None, template="welcome", to="a@example.com", variables={})

@@ -7,10 +7,10 @@ import asyncio
 import httpx
 import pytest
 
-from app.demo_graphql import DemoStore, asgi_app
+from app.demo.graphql import DemoStore, asgi_app
+from app.demo.sync import QUERY
 from app.lib.graphql import GraphQLClient, GraphQLError, dig
 from app.lib.http_client import ApiClient, Retry
-from app.syncs.demo import QUERY
 from tests.support.graphql_server import FaultInjector, serve
 
 PAGING = {

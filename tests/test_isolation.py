@@ -6,7 +6,7 @@ be added to TENANT_PROBES; `test_every_tenant_route_is_probed` fails until they 
 
 import pytest
 
-from app.access import ACCESS_CLASSES
+from app.web.access import ACCESS_CLASSES
 from tests.conftest import dev_sign_in, page_csrf
 
 # (method, path template, form) — {note} is B's note id, {tenant} is B's tenant id.
@@ -22,6 +22,11 @@ TENANT_PROBES = [
     ("POST", "/notes", {"tenant_id": "{tenant}", "body": "pwned"}),
     ("DELETE", "/notes/{note}", None),
     ("DELETE", "/notes/{note}?tenant_id={tenant}", None),
+    ("GET", "/settings/team?tenant_id={tenant}", None),
+    ("GET", "/settings/danger?tenant_id={tenant}", None),
+    ("GET", "/demo?tenant_id={tenant}", None),
+    ("POST", "/demo/jobs", {"tenant_id": "{tenant}"}),
+    ("POST", "/demo/changes", {"tenant_id": "{tenant}"}),
 ]
 
 

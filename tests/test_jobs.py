@@ -9,9 +9,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from app import scheduler as scheduler_module
-from app.jobs import JobConfig, JobManager, job_handler
-from app.scheduler import Scheduler
+from app.work import scheduler as scheduler_module
+from app.work.jobs import JobConfig, JobManager, job_handler
+from app.work.scheduler import Scheduler
 from tenants import jobs as store
 from tenants.catalog import Catalog
 from tenants.provision import create_tenant

@@ -21,7 +21,7 @@ def start_demo_job(server: AppServer) -> str:
         token = csrf_from(browser.get("/login").text)
         browser.post("/login/dev", data={"email": "ada@example.com", "csrf_token": token})
         token = csrf_from(browser.get("/dashboard").text)
-        response = browser.post("/jobs/demo", headers={"X-CSRF-Token": token, "HX-Request": "true"})
+        response = browser.post("/demo/jobs", headers={"X-CSRF-Token": token, "HX-Request": "true"})
         assert response.status_code == 200, response.text
         return JOB_ROW.search(response.text).group(1)
 

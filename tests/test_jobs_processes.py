@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from app.jobs import JobManager, job_handler
+from app.work.jobs import JobManager, job_handler
 from tenants.catalog import Catalog
 from tenants.provision import create_tenant
 from tenants.routing import TenantDatabases
@@ -26,8 +26,8 @@ WORKER = textwrap.dedent(
     """
     import asyncio, os, sys, time, uuid
     import sqlalchemy as sa
-    from app.jobs import JobConfig, JobManager, job_handler
-    from app.scheduler import Scheduler
+    from app.work.jobs import JobConfig, JobManager, job_handler
+    from app.work.scheduler import Scheduler
     from tenants.catalog import Catalog
     from tenants.routing import TenantDatabases
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from types import SimpleNamespace
 
 import pytest
 from fasthtml.common import to_xml
 from starlette.testclient import TestClient
 
-from app.jobs import JobConfig, JobManager, job_handler
-from app.routes import jobs as jobs_routes
+from app.demo import routes as demo_routes
+from app.ui.jobs import JobsTable
+from app.work.jobs import JobConfig, JobManager, job_handler
 from tests.conftest import dev_sign_in, page_csrf
 from tests.test_webhooks import tenant_of
 
@@ -31,7 +31,7 @@ def ok(ctx):
 
 @pytest.fixture
 def web(app, monkeypatch):
-    monkeypatch.setitem(jobs_routes.DEMO, "pause", 0.01)
+    monkeypatch.setitem(demo_routes.COUNT, "pause", 0.01)
     state = app.state
     state.jobs = JobManager(state.catalog, state.databases, JobConfig(poll_seconds=3600))
     with TestClient(app, base_url="http://localhost") as client:
@@ -44,7 +44,7 @@ def hx(client: TestClient) -> dict[str, str]:
 
 
 def test_the_demo_job_polls_while_it_runs_and_stops_when_done(app, web):
-    response = web.post("/jobs/demo", headers=hx(web))
+    response = web.post("/demo/jobs", headers=hx(web))
     assert response.status_code == 200
     job_id = JOB_ROW.search(response.text).group(1)
     assert f'hx-get="/jobs/{job_id}"' in response.text and "every 1s" in response.text
@@ -66,9 +66,8 @@ def test_a_failed_jobs_error_is_visible_in_the_panel(app, web):
     page = web.get("/jobs?status=failed").text
     assert "ConnectionError: the CRM answered 503" in page
     assert "<mark>failed</mark>" in page
-    # the panel the dashboard shows, rendered the way the dashboard will call it
-    auth = SimpleNamespace(tenant_id=tenant, role="owner")
-    panel = to_xml(jobs_routes.JobsPanel(SimpleNamespace(app=app), auth))
+    # the table any page shows jobs with
+    panel = to_xml(JobsTable(app.state.jobs.list_jobs(tenant), can_manage=True))
     assert "ConnectionError: the CRM answered 503" in panel
     assert f"/jobs/{job_id}/retry" in panel
 

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from app.log_config import configure_logging, redact
-from app.request_id import request_id_for
+from app.web.request_id import request_id_for
 
 SECRET = "configured-secret-key-0123456789-abcdef"
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from starlette.testclient import TestClient
 
-from app.permissions import can, manageable_roles
+from app.web.permissions import can, manageable_roles
 from tests.conftest import dev_sign_in, page_csrf
 from tests.test_team import EMAILS, add_member, hx, make_team, membership_id, user_id
 

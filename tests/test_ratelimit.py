@@ -8,11 +8,11 @@ import ipaddress
 import pytest
 from starlette.testclient import TestClient
 
-from app import ratelimit
-from app.client_ip import client_ip
 from app.factory import create_app
-from app.ratelimit import TokenBuckets
 from app.settings import SettingsError, load_settings
+from app.web import ratelimit
+from app.web.client_ip import client_ip
+from app.web.ratelimit import TokenBuckets
 from tests.conftest import dev_sign_in, page_csrf
 from tests.support.html import csrf_from
 

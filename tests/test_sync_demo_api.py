@@ -8,7 +8,7 @@ import asyncio
 import httpx
 import pytest
 
-from app.demo_graphql import MAX_BODY, DemoStore, Root, asgi_app
+from app.demo.graphql import MAX_BODY, DemoStore, Root, asgi_app
 
 
 def ids(page: dict) -> list[str]:

@@ -8,9 +8,11 @@ import re
 
 import pytest
 
-from app.demo_graphql import DemoStore
-from app.routes import ROUTERS, demo_source, sync
-from app.syncs.demo import DEMO, in_process_client
+from app.demo import routes as demo_routes
+from app.demo.graphql import DemoStore
+from app.demo.sync import DEMO, in_process_client
+from app.factory import create_app
+from app.routes import ROUTERS, sync
 from app.syncs.sources import SPECS
 from tests.conftest import dev_sign_in, page_csrf
 
@@ -77,7 +79,7 @@ def test_sync_now_runs_the_job_and_the_panel_shows_the_rows(app, client, store):
 def test_incremental_after_upstream_changes(app, client, store):
     headers, source_id = signed_in(client, "ada@example.com")
     client.post(f"/sync/{source_id}/run", data={"mode": "full"}, headers=headers)
-    changed = client.post("/sync/demo/changes", headers=headers)
+    changed = client.post("/demo/changes", headers=headers)
     assert "5 demo orders changed upstream" in changed.text
     client.post(f"/sync/{source_id}/run", data={"mode": "incremental"}, headers=headers)
     source = state(app, "ada@example.com")["source"]
@@ -181,7 +183,14 @@ def test_demo_graphql_endpoint_answers_queries(client):
 
 
 def test_demo_graphql_endpoint_is_absent_in_production(settings):
-    production = dataclasses.replace(settings, app_env="production")
-    routers = [router for _, router in ROUTERS(production)]
-    assert demo_source.rt not in routers and sync.rt in routers
-    assert demo_source.rt in [router for _, router in ROUTERS(settings)]
+    production = dataclasses.replace(
+        settings,
+        app_env="production",
+        smtp={"host": "127.0.0.1", "security": "none", "from": "a@example.com"},
+    )
+    assert sync.rt in [router for _, router in ROUTERS(production)]
+    development = {route.path for route in create_app(settings).routes}
+    assert {"/demo", "/demo/graphql"} <= development
+    assert demo_routes.rt.routes and demo_routes.public_rt.routes
+    in_production = {route.path for route in create_app(production).routes}
+    assert not {p for p in in_production if p.startswith("/demo")}

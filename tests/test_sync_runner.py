@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.demo_graphql import DemoStore, asgi_app
+from app.demo.graphql import DemoStore, asgi_app
+from app.demo.sync import DEMO, FIELDS
 from app.lib.http_client import ApiClient, ApiError, Retry
 from app.lib.polars_map import FieldMap, MappingError
-from app.syncs.demo import DEMO, FIELDS
 from app.syncs.runner import UnknownSource, run_sync, sync_source
-from app.syncs.sources import ensure_demo_source, get_source
+from app.syncs.sources import add_source, get_source, register_spec
 from tenants import sql
 from tenants.stamp import new_id
 from tests.support.graphql_server import FaultInjector, serve
@@ -28,6 +28,8 @@ ORDERS = 1000
 PAGE = 100
 FAULTS = ["ok", "429", "ok", "503", "ok", "drop"]  # never more than one failure in a row
 FAST = Retry(attempts=3, backoff=0.01, max_delay=1)
+
+register_spec(DEMO, default=True)  # what create_app does outside production
 
 
 @dataclass
@@ -59,7 +61,7 @@ def db(backend, tmp_path):
 
 @pytest.fixture
 def source_id(db):
-    return ensure_demo_source(db)
+    return add_source(db, DEMO.kind, DEMO.title)
 
 
 def spec_for(url: str, **changes):

@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.demo_graphql import DemoStore
-from app.jobs import job_manager
-from app.scheduler import Scheduler
-from app.syncs.demo import DEMO, in_process_client
+from app.demo.graphql import DemoStore
+from app.demo.sync import DEMO, in_process_client
 from app.syncs.jobs import SYNC_JOB, enqueue_due_syncs
-from app.syncs.sources import SPECS, claim_due, ensure_demo_source, get_source, set_schedule
+from app.syncs.sources import SPECS, add_source, claim_due, get_source, register_spec, set_schedule
+from app.work.jobs import job_manager
+from app.work.scheduler import Scheduler
 from tests.conftest import dev_sign_in
+
+register_spec(DEMO, default=True)  # what create_app does outside production
 
 
 @pytest.fixture
@@ -29,7 +31,7 @@ def tenant(app, new_client, monkeypatch):
     dev_sign_in(new_client(), "ada@example.com")
     tenant_id = app.state.catalog.row("SELECT id FROM core_tenants")["id"]
     with app.state.databases.handle(tenant_id) as db:
-        source_id = ensure_demo_source(db)
+        source_id = add_source(db, DEMO.kind, DEMO.title)
     return tenant_id, source_id
 
 

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 from fasthtml.common import to_xml
 
-from app.routes.tenants import CREATE_MAX, TenantSwitcher
+from app.routes.tenants import CREATE_MAX
+from app.ui.components import TenantSwitcher
 from tenants import members
 from tests.conftest import dev_sign_in
 from tests.test_team import EMAILS, add_member, hx, make_team, membership_id, own_tenant, user_id

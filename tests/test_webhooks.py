@@ -11,10 +11,10 @@ import uuid
 import pytest
 from starlette.testclient import TestClient
 
-from app.jobs import JobConfig, JobManager
 from app.lib.signatures import sign_github, sign_timestamped
-from app.scheduler import Scheduler
-from app.webhooks import MAX_BODY_BYTES, webhook_handler
+from app.webhooks.inbound import MAX_BODY_BYTES, webhook_handler
+from app.work.jobs import JobConfig, JobManager
+from app.work.scheduler import Scheduler
 from tests.conftest import dev_sign_in, page_csrf
 
 URL = re.compile(r"http://[^/\s<]+(/webhooks/[a-z]+/[A-Za-z0-9_-]{43})")

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from app.jobs import jobs_for
 from app.lib.signatures import sign_timestamped
-from app.webhooks import accept, find_endpoint, webhook_handler
+from app.webhooks.inbound import accept, find_endpoint, webhook_handler
+from app.work.jobs import jobs_for
 from tests.conftest import dev_sign_in, page_csrf
 from tests.support.server import AppServer, env_for, sign_in_over_http
 

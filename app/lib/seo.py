@@ -1,6 +1,6 @@
 """What search engines and link previews read: head tags, JSON-LD, sitemap, RSS, robots.txt.
 
-Head tags come back as FastHTML components; `app.components.Page` already writes <title>
+Head tags come back as FastHTML components; `app.ui.layout.Page` already writes <title>
 and the description meta tag, so these are everything else. XML is built with ElementTree,
 so the XML library escapes every value; nothing here pastes strings into markup.
 """

@@ -14,7 +14,6 @@ from app.routes import (
     auth,
     blog,
     dashboard,
-    demo_source,
     dev_login,
     health,
     invitations,
@@ -54,7 +53,6 @@ def ROUTERS(config: Settings) -> list[tuple[str, APIRouter]]:
         ("webhook", webhooks.rt),
     ]
     if not config.is_production:  # these do not exist in production at all
-        routers.append(("public", demo_source.rt))
         routers.append(("signed_in", outbox.rt))
     if config.dev_login_enabled:
         routers.append(("public", dev_login.rt))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fasthtml.common import APIRouter, Redirect
 from starlette.requests import Request
 
-from app.signin import client_ip
+from app.web.signin import client_ip
 
 rt = APIRouter()
 

@@ -19,7 +19,6 @@ after that), then drops its database and emails the other members in background 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from pathlib import Path
 
@@ -48,23 +47,20 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from app.components import CsrfField, Page
-from app.jobs import JobContext, job_handler, jobs_for
-from app.permissions import can, require
-from app.routes.audit import When, record
-from app.signin import client_ip
+from app.ui.components import CsrfField, SettingsTabs, When
+from app.ui.layout import Page
+from app.web.audit import record
+from app.web.permissions import can, require
+from app.web.signin import client_ip
+from app.work.jobs import jobs_for
+from app.work.lifecycle import EXPORT_HOURS, EXPORT_JOB, PURGE_JOB
 from tenants import lifecycle, members
 from tenants.catalog import Auth
-from tenants.export import write_export
 from tenants.jobs import FINISHED
-from tenants.stamp import from_now, now
+from tenants.stamp import now
 
 rt = APIRouter()
 tenant_rt = APIRouter()
-
-EXPORT_JOB = "account.export"
-PURGE_JOB = "tenant.purge"
-EXPORT_HOURS = 24
 
 
 def _exports_dir(req: Request, tenant_id: str) -> Path:
@@ -79,22 +75,6 @@ def _typed(confirm: object) -> str:
 def _redirect(path: str, tasks: list) -> RedirectResponse:
     """A 303 that runs `tasks` (job tasks) once it has been sent."""
     return RedirectResponse(path, status_code=303, background=BackgroundTasks(tasks))
-
-
-# -- background jobs ----------------------------------------------------------------------
-
-
-@job_handler(EXPORT_JOB)
-def build_export(ctx: JobContext, user_id: str, tenant_tables: bool, directory: str) -> dict:
-    path = Path(directory) / f"{ctx.job_id}.zip"
-    size = write_export(path, ctx.catalog, user_id, ctx.db if tenant_tables else None)
-    return {"bytes": size, "expires_at": from_now(hours=EXPORT_HOURS)}
-
-
-@job_handler(PURGE_JOB)
-def purge_tenant(ctx: JobContext, tenant: str, exports: str) -> None:
-    lifecycle.purge_database(ctx.catalog, ctx.databases, tenant)
-    shutil.rmtree(exports, ignore_errors=True)
 
 
 def _sweep(directory: Path) -> None:
@@ -317,14 +297,22 @@ def delete_account(req: Request, sess, auth, confirm: str = ""):
 # -- deleting the workspace ---------------------------------------------------------------
 
 
-def DangerZone(req: Request, auth: Auth):
-    """For the settings page: the way to delete the workspace, for roles that may."""
-    if not can(auth, "tenant", "delete"):
-        return ""
-    return Article(
-        H2("Delete this workspace"),
-        P("Its data is removed for good and every member loses access."),
-        A("Delete workspace…", href="/tenant/delete", role="button", cls="secondary outline"),
+@tenant_rt.get("/settings/danger")
+def danger_zone(req: Request, auth):
+    """The settings tab with the way to delete the workspace, for roles that may."""
+    allowed = can(auth, "tenant", "delete")
+    return Page(
+        req,
+        "Danger zone",
+        H1("Settings"),
+        SettingsTabs("/settings/danger"),
+        Article(
+            H2("Delete this workspace"),
+            P("Its data is removed for good and every member loses access."),
+            A("Delete workspace…", href="/tenant/delete", role="button", cls="secondary outline")
+            if allowed
+            else P("Only the owner can delete the workspace.", cls="muted"),
+        ),
     )
 
 

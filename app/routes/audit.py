@@ -33,34 +33,19 @@ from fasthtml.common import (
     Td,
     Th,
     Thead,
-    Time,
     Tr,
 )
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.components import Page
-from app.permissions import require
-from app.signin import client_ip
-from tenants.catalog import Auth, Catalog
+from app.ui.components import When
+from app.ui.layout import Page
+from app.web.permissions import require
+from tenants.catalog import Catalog
 
 rt = APIRouter()
 PAGE_SIZE = 50
 PAGE_NUMBER = re.compile(r"[0-9]{1,6}")
-
-
-def record(req: Request, auth: Auth, action: str, **details) -> None:
-    """Audit an action the signed-in person took in their current workspace."""
-    req.app.state.catalog.audit(
-        action, actor=auth.user_id, tenant=auth.tenant_id, ip=client_ip(req), **details
-    )
-
-
-def When(stamp: str | None):
-    """A catalog timestamp for people: minutes, UTC."""
-    if not stamp:
-        return Small("—")
-    return Time(stamp[:16].replace("T", " "), datetime=stamp)
 
 
 def _choices(catalog: Catalog, tenant_id: str) -> tuple[list[str], dict[str, str]]:

@@ -25,8 +25,9 @@ from joserfc.errors import JoseError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.components import CsrfField, Page
-from app.signin import Identity, sign_in
+from app.ui.components import CsrfField
+from app.ui.layout import Page
+from app.web.signin import Identity, sign_in
 
 log = logging.getLogger(__name__)
 rt = APIRouter()

@@ -39,7 +39,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from app.components import APP_NAME, Page
 from app.lib.blog import Blog, Post, Published, Tag
 from app.lib.markdown import Heading, slugify
 from app.lib.seo import (
@@ -55,6 +54,7 @@ from app.lib.seo import (
     rss_xml,
     sitemap_xml,
 )
+from app.ui.layout import APP_NAME, Page
 
 rt = APIRouter()
 

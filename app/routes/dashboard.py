@@ -1,4 +1,4 @@
-"""The dashboard: who you are, your workspace, its people, recent activity and notes.
+"""The dashboard: who you are, your workspace, recent activity and notes.
 
 Notes are the example of tenant data: they live in the tenant's own database (`auth.db`),
 so a note id from another tenant simply does not exist here.
@@ -23,10 +23,8 @@ from fasthtml.common import (
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.components import Page, Toasts
-from app.routes.jobs import JobsPanel
-from app.routes.members import MembersPanel
-from app.routes.sync import SyncPanel
+from app.ui.components import Toasts
+from app.ui.layout import Page
 from tenants.stamp import new_id, now
 
 rt = APIRouter()
@@ -101,13 +99,10 @@ def dashboard(req: Request, auth):
             f"plan: {auth.plan_tier}"
         ),
         Div(
-            MembersPanel(req, auth),
+            Article(H2("Notes"), NoteForm(), NoteList(auth)),
             Article(H2("Recent activity"), ActivityList(catalog.recent_audit(auth.tenant_id))),
             cls="grid",
         ),
-        SyncPanel(req, auth),
-        JobsPanel(req, auth),
-        Article(H2("Notes"), NoteForm(), NoteList(auth)),
     )
 
 

@@ -8,7 +8,7 @@ from fasthtml.common import APIRouter
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.signin import Identity, sign_in
+from app.web.signin import Identity, sign_in
 
 rt = APIRouter()
 

@@ -48,12 +48,13 @@ from fasthtml.common import (
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.components import CsrfField, Page, PostButton, Toasts
-from app.jobs import jobs_for
 from app.lib.email_send import parse_recipient
-from app.permissions import can, manageable_roles, require
-from app.routes.audit import When, record
-from app.signin import AFTER_SIGN_IN, client_ip
+from app.ui.components import CsrfField, PostButton, SettingsTabs, Toasts, When
+from app.ui.layout import Page
+from app.web.audit import record
+from app.web.permissions import can, manageable_roles, require
+from app.web.signin import AFTER_SIGN_IN, client_ip
+from app.work.jobs import jobs_for
 from tenants import invitations, members
 from tenants.catalog import ROLES, Auth
 from tenants.jobs import FINISHED
@@ -219,6 +220,14 @@ def _address(raw: str) -> str | None:
     except ValueError:
         return None
     return address.addr_spec.lower() if address.addr_spec == raw else None
+
+
+@rt.get("/settings/team")
+def team_page(req: Request, auth):
+    require(auth, "members", "manage")
+    return Page(
+        req, "Team", H1("Settings"), SettingsTabs("/settings/team"), InvitationsPanel(req, auth)
+    )
 
 
 @rt.get("/invitations")

@@ -13,6 +13,7 @@ import dataclasses
 from fasthtml.common import (
     H1,
     H2,
+    A,
     APIRouter,
     Article,
     Button,
@@ -32,10 +33,10 @@ from fasthtml.common import (
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.components import Page, Toasts
-from app.permissions import can, manageable_roles, require
-from app.routes.audit import When, record
-from app.routes.invitations import InvitationsPanel
+from app.ui.components import Toasts, When
+from app.ui.layout import Page
+from app.web.audit import record
+from app.web.permissions import can, manageable_roles, require
 from tenants import members
 from tenants.catalog import ROLES, Auth
 
@@ -128,8 +129,10 @@ def members_page(req: Request, auth):
         "Members",
         H1("Members"),
         P(f"The people of {auth.tenant_name}.", cls="muted"),
+        A("Invite people", href="/settings/team", role="button")
+        if can(auth, "members", "manage")
+        else "",
         MembersPanel(req, auth),
-        InvitationsPanel(req, auth),
     )
 
 

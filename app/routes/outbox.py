@@ -31,8 +31,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.components import Page
 from app.lib.email import Outbox, OutboxMessage, outbox_for
+from app.ui.layout import Page
 
 rt = APIRouter()
 PAGE_SIZE = 25

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fasthtml.common import H1, H2, A, APIRouter, Article, Div, P, Section
 from starlette.requests import Request
 
-from app.components import APP_NAME, Page
 from app.lib.seo import FeedLink, SiteHead
+from app.ui.layout import APP_NAME, Page
 
 rt = APIRouter()
 

@@ -25,11 +25,9 @@ from fasthtml.common import (
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.components import Page, Toasts
-from app.routes.account_lifecycle import DangerZone
-from app.routes.invitations import InvitationsPanel
-from app.routes.webhook_settings import WebhooksPanel
-from app.signin import client_ip
+from app.ui.components import SettingsTabs, Toasts
+from app.ui.layout import Page
+from app.web.signin import client_ip
 from tenants.stamp import now
 
 rt = APIRouter()
@@ -132,10 +130,8 @@ def settings_page(req: Request, auth):
         req,
         "Settings",
         H1("Settings"),
+        SettingsTabs("/settings"),
         Article(SettingsForm(_current(auth), editable=auth.role in EDITORS)),
-        InvitationsPanel(req, auth),
-        WebhooksPanel(req, auth),
-        DangerZone(req, auth),
     )
 
 

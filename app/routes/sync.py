@@ -1,9 +1,9 @@
 """Data sync: start a sync, watch its progress, browse the synced rows, set the schedule.
 
-`SyncPanel(req, auth)` is the dashboard card; `/sync` shows it on a page of its own. Source
+`/sync` shows every source of the tenant. Source
 ids live in the tenant's own database, so another tenant's id is simply not found (404).
-Outside production the demo source is created on first view, so a new user can press
-"Sync now" straight away.
+Default sources (the demo's, outside production) are created on first view, so a new user
+can press "Sync now" straight away.
 """
 
 from __future__ import annotations
@@ -38,20 +38,19 @@ from fasthtml.svg import Rect, Svg, Text
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.components import Page, Toasts
-from app.lib.graphql import GraphQLClient
-from app.syncs.demo import DEMO
 from app.syncs.jobs import cancel_sync, start_sync
 from app.syncs.runner import MODES, in_progress
 from app.syncs.sources import (
     SCHEDULES,
     SPECS,
-    ensure_demo_source,
+    ensure_default_sources,
     get_source,
     list_sources,
     set_schedule,
 )
 from app.syncs.spec import SyncSpec
+from app.ui.components import Toasts
+from app.ui.layout import Page
 from tenants.sql import count_by, paginate
 from tenants.stamp import now
 
@@ -218,29 +217,19 @@ def SyncedRows(db, spec: SyncSpec, source_id: str, page: int = 1):
 
 def SourceCard(req: Request, auth, source: dict):
     spec = SPECS[source["kind"]]
-    demo = spec.kind == DEMO.kind and not req.app.state.settings.is_production
     return Article(
         H2(source["name"]),
         SyncStatus(source),
         ScheduleForm(source, editable=auth.role in EDITORS),
-        Button(
-            "Change 5 demo orders upstream",
-            hx_post="/sync/demo/changes",
-            hx_swap="none",
-            cls="secondary outline small",
-        )
-        if demo
-        else "",
         SyncedRows(auth.db, spec, source["id"]),
         id=f"sync-source-{source['id']}",
     )
 
 
 def SyncPanel(req: Request, auth):
-    """The data sync card for the dashboard: every source of the tenant."""
+    """Every source of the tenant, each with its status, schedule and rows."""
     listed = list_sources(auth.db)
-    if not req.app.state.settings.is_production and DEMO.kind not in {s["kind"] for s in listed}:
-        ensure_demo_source(auth.db)
+    if ensure_default_sources(auth.db, listed):
         listed = list_sources(auth.db)
     sources = [s for s in listed if s["kind"] in SPECS]
     if not sources:
@@ -309,14 +298,3 @@ def sync_schedule(auth, source_id: str, schedule: str = ""):
         return ScheduleForm(source, error=f"Choose one of: {', '.join(SCHEDULES)}.")
     set_schedule(auth.db, source_id, schedule)
     return ScheduleForm(get_source(auth.db, source_id)), Toasts(f"Schedule: {schedule}.")
-
-
-@rt("/sync/demo/changes", methods=["post"])
-async def demo_changes(req: Request):
-    """Development only: change a few demo orders upstream, to show an incremental sync."""
-    if req.app.state.settings.is_production:
-        raise HTTPException(404)
-    async with SPECS[DEMO.kind].connect() as http:
-        data = await GraphQLClient(http).mutate("mutation { touchOrders(count: 5) { id } }")
-    changed = len(data["touchOrders"])
-    return Toasts(f"{changed} demo orders changed upstream: press Sync now to bring them in.")

@@ -10,30 +10,26 @@ from __future__ import annotations
 from fasthtml.common import (
     H1,
     H2,
-    A,
     APIRouter,
     Article,
     Button,
-    Details,
     Form,
     Input,
-    Li,
     Redirect,
     Small,
-    Summary,
     Table,
     Tbody,
     Td,
     Th,
     Thead,
     Tr,
-    Ul,
 )
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.components import CsrfField, Page, PostButton
-from app.signin import client_ip
+from app.ui.components import CsrfField, PostButton
+from app.ui.layout import Page
+from app.web.signin import client_ip
 from tenants.catalog import Auth
 from tenants.lifecycle import tenants_created_by
 from tenants.provision import ProvisioningError, create_tenant
@@ -41,24 +37,6 @@ from tenants.provision import ProvisioningError, create_tenant
 rt = APIRouter()
 NAME_MAX = 80
 CREATE_MAX = 10  # live workspaces one person may create
-
-
-def TenantSwitcher(req: Request, auth: Auth):
-    """For the navigation: the current workspace, and the others to switch to."""
-    others = [
-        m for m in req.app.state.catalog.memberships(auth.user_id) if m["id"] != auth.tenant_id
-    ]
-    return Details(
-        Summary(auth.tenant_name or "Workspaces"),
-        Ul(
-            *[
-                Li(PostButton(req, m["name"], f"/tenants/{m['id']}/switch", cls="outline"))
-                for m in others
-            ],
-            Li(A("All workspaces", href="/tenants")),
-        ),
-        cls="dropdown",
-    )
 
 
 def CreateForm(req: Request, name: str = "", error: str = ""):

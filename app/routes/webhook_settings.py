@@ -40,10 +40,11 @@ from fasthtml.common import (
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.components import Page, Toasts
-from app.jobs import jobs_for
-from app.signin import client_ip
-from app.webhooks import SOURCES, accept, test_delivery
+from app.ui.components import SettingsTabs, Toasts
+from app.ui.layout import Page
+from app.web.audit import record
+from app.webhooks.inbound import SOURCES, accept, test_delivery
+from app.work.jobs import jobs_for
 from tenants import webhooks as store
 
 rt = APIRouter()
@@ -199,15 +200,15 @@ def _endpoint(req: Request, auth, endpoint_id: str) -> dict:
     return endpoint
 
 
-def _audit(req: Request, auth, action: str, **details) -> None:
-    req.app.state.catalog.audit(
-        action, actor=auth.user_id, tenant=auth.tenant_id, ip=client_ip(req), **details
-    )
-
-
 @rt.get("/settings/webhooks")
 def webhooks_page(req: Request, auth):
-    return Page(req, "Webhooks", H1("Webhooks"), WebhooksPanel(req, auth))
+    return Page(
+        req,
+        "Webhooks",
+        H1("Settings"),
+        SettingsTabs("/settings/webhooks"),
+        WebhooksPanel(req, auth),
+    )
 
 
 @rt.get("/settings/webhooks/deliveries")
@@ -226,7 +227,7 @@ def create_endpoint(req: Request, auth, source: str = ""):
     endpoint_id, token = created
     _, secret = store.add_secret(auth.db.conn, endpoint_id)
     auth.db.conn.commit()
-    _audit(req, auth, "webhook.endpoint_created", source=source, endpoint=endpoint_id)
+    record(req, auth, "webhook.endpoint_created", source=source, endpoint=endpoint_id)
     shown = ShownOnce(_url(req, source, token), secret, source)
     return WebhooksPanel(req, auth, shown), Toasts("Endpoint created.")
 
@@ -238,7 +239,7 @@ def rotate_secret(req: Request, auth, endpoint_id: str):
     grace = ROTATION_GRACE.total_seconds()
     _, secret = store.rotate_secret(auth.db.conn, endpoint["id"], grace)
     auth.db.conn.commit()
-    _audit(req, auth, "webhook.secret_rotated", endpoint=endpoint["id"])
+    record(req, auth, "webhook.secret_rotated", endpoint=endpoint["id"])
     shown = ShownOnce("", secret, endpoint["source"])
     hours = round(grace / 3600)
     return WebhooksPanel(req, auth, shown), Toasts(
@@ -254,7 +255,7 @@ def revoke_secret(req: Request, auth, secret_id: str):
         raise HTTPException(404)
     store.revoke_secret(auth.db.conn, secret_id)
     auth.db.conn.commit()
-    _audit(req, auth, "webhook.secret_revoked", endpoint=endpoint_id, secret=secret_id)
+    record(req, auth, "webhook.secret_revoked", endpoint=endpoint_id, secret=secret_id)
     return WebhooksPanel(req, auth), Toasts("Secret revoked.")
 
 
@@ -265,7 +266,7 @@ def revoke_endpoint(req: Request, auth, endpoint_id: str):
     store.revoke_endpoint(req.app.state.catalog, auth.tenant_id, endpoint["id"])
     store.revoke_endpoint_secrets(auth.db.conn, endpoint["id"])
     auth.db.conn.commit()
-    _audit(req, auth, "webhook.endpoint_revoked", endpoint=endpoint["id"])
+    record(req, auth, "webhook.endpoint_revoked", endpoint=endpoint["id"])
     return WebhooksPanel(req, auth), Toasts("Endpoint revoked.")
 
 

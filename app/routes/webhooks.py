@@ -20,9 +20,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-import app.demo_handlers  # noqa: F401 (registers the demo handlers)
-from app.jobs import jobs_for
-from app.webhooks import MAX_BODY_BYTES, Receipt, receive
+from app.webhooks.inbound import MAX_BODY_BYTES, Receipt, receive
+from app.work.jobs import jobs_for
 
 
 class RawRouter(APIRouter):

@@ -1,6 +1,6 @@
 """Syncs as background jobs: the handler, starting and cancelling a run, and the schedule.
 
-Importing this module registers `run_sync` as the "sync.run" job, so a sync gets the job
+`run_sync` is the "sync.run" job (registered in app/work/handlers.py), so a sync gets the job
 system's retries (each retry resumes from the high-water mark), lease and cancellation.
 Scheduled syncs need one call from the job scheduler, about once a minute:
 
@@ -15,16 +15,13 @@ from datetime import datetime
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 
-from app.jobs import JobManager, job_handler, jobs_for
-from app.syncs.runner import run_sync
 from app.syncs.sources import claim_due
+from app.work.jobs import JobManager, jobs_for
 from tenants.catalog import Catalog
 from tenants.routing import TenantDatabases
 
 log = logging.getLogger(__name__)
 SYNC_JOB = "sync.run"
-
-job_handler(SYNC_JOB)(run_sync)
 
 
 def start_sync(req: Request, tenant_id: str, source_id: str, mode: str) -> BackgroundTask:

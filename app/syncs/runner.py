@@ -36,7 +36,7 @@ ERROR_LIMIT = 1000
 
 
 class SyncContext(Protocol):
-    """What the runner needs of its job context (app.jobs.JobContext has it)."""
+    """What the runner needs of its job context (app.work.jobs.JobContext has it)."""
 
     tenant_id: str
     job_id: str

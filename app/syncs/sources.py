@@ -1,7 +1,9 @@
 """Which syncs exist (in code) and which a tenant has set up (rows in its database).
 
-To add a sync: write a `SyncSpec` (see app/syncs/demo.py), list it in `SPECS`, add its
-target table with a migration, and create the tenant's source with `add_source`.
+To add a sync: write a `SyncSpec` (see app/demo/sync.py), register it at startup with
+`register_spec` (app/factory.py), add its target table with a migration, and create the
+tenant's source with `add_source`, or register it with `default=True` so every tenant gets it
+on first view of the sync page.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from typing import Any
 
 from fastsql import Database
 
-from app.syncs.demo import DEMO
 from app.syncs.spec import SyncSpec
 from tenants.sql import transaction
 from tenants.stamp import iso, new_id, now
 
-SPECS: dict[str, SyncSpec] = {spec.kind: spec for spec in (DEMO,)}
+SPECS: dict[str, SyncSpec] = {}
+DEFAULT_KINDS: list[str] = []  # sources every tenant gets on first view of the sync page
 SCHEDULES: dict[str, timedelta | None] = {
     "off": None,
     "hourly": timedelta(hours=1),
@@ -65,8 +67,22 @@ def add_source(db: Database, kind: str, name: str, schedule: str = "off") -> str
     return source_id
 
 
-def ensure_demo_source(db: Database) -> str:
-    return add_source(db, DEMO.kind, DEMO.title)
+def register_spec(spec: SyncSpec, *, default: bool = False) -> None:
+    """Make a kind of sync known (at startup); `default` gives it to every tenant."""
+    if SPECS.get(spec.kind, spec) is not spec:
+        raise ValueError(f"sync kind {spec.kind!r} is already registered")
+    SPECS[spec.kind] = spec
+    if default and spec.kind not in DEFAULT_KINDS:
+        DEFAULT_KINDS.append(spec.kind)
+
+
+def ensure_default_sources(db: Database, listed: list[dict[str, Any]]) -> bool:
+    """Create the default sources this tenant lacks; True if any was created."""
+    have = {s["kind"] for s in listed}
+    missing = [kind for kind in DEFAULT_KINDS if kind not in have]
+    for kind in missing:
+        add_source(db, kind, SPECS[kind].title)
+    return bool(missing)
 
 
 def set_schedule(db: Database, source_id: str, schedule: str) -> bool:

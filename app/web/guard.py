@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.security import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, csrf_valid
+from app.web.security import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, csrf_valid
 from tenants.stamp import parse
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

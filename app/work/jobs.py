@@ -3,7 +3,7 @@ response; if it fails it is retried with backoff, and if the process dies it is 
 
 Register a handler (in a module imported at startup, e.g. your routes module):
 
-    from app.jobs import job_handler
+    from app.work.jobs import job_handler
 
     @job_handler("reports.build")
     def build_report(ctx, month: str) -> dict | None:    # `async def` works too
@@ -63,7 +63,7 @@ import sqlalchemy as sa
 from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
 
-from app.scheduler import Scheduler
+from app.work.scheduler import Scheduler
 from tenants import jobs as store
 from tenants.catalog import Catalog
 from tenants.routing import TenantDatabases, TenantDB

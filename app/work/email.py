@@ -12,18 +12,18 @@ and `base_url` are filled in for every template. A failed send raises, and the j
 retries it with backoff. A batch raises only when nothing was delivered: after a partial
 failure a retry would send duplicates, so the failures are reported in its result instead.
 
-Importing this module registers the handlers; `configure(settings)` at startup picks SMTP or
-the outbox.
+The handlers are registered in app/work/handlers.py; `configure(settings)` at startup picks
+SMTP or the outbox.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from app.components import APP_NAME
-from app.jobs import JobContext, job_handler
 from app.lib.email import DeliveryError, Mailer, mailer_for
 from app.settings import Settings
+from app.ui.layout import APP_NAME
+from app.work.jobs import JobContext
 
 _mailer: Mailer | None = None
 
@@ -39,16 +39,14 @@ def configure(settings: Settings) -> None:
 
 def _configured() -> Mailer:
     if _mailer is None:
-        raise RuntimeError("email is not configured: call app.email_jobs.configure(settings)")
+        raise RuntimeError("email is not configured: call app.work.email.configure(settings)")
     return _mailer
 
 
-@job_handler("email.send")
 def send_email(ctx: JobContext, template: str, to: str, variables: dict[str, str]) -> dict:
     return {"to": to, "message_id": _configured().send(template, to, variables)}
 
 
-@job_handler("email.send_batch")
 def send_email_batch(ctx: JobContext, template: str, recipients: list[dict[str, Any]]) -> dict:
     deliveries = _configured().send_batch(
         template, [(r["to"], r.get("variables", {})) for r in recipients]

@@ -1,4 +1,4 @@
-"""Page layout and small shared components. Pico CSS does most of the styling."""
+"""The page layout: head tags, navigation, footer and error pages. Pico CSS does most of the styling."""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ from typing import Any
 
 from fasthtml.common import (
     A,
-    Button,
     Div,
     Footer,
-    Form,
     Header,
-    Hidden,
     Img,
     Li,
     Link,
@@ -27,7 +24,9 @@ from fasthtml.common import (
 )
 from starlette.requests import Request
 
-from app.security import CSRF_FIELD, csrf_token
+from app.ui.components import PostButton, TenantSwitcher, Toasts
+from app.web.permissions import can
+from app.web.security import csrf_token
 
 APP_NAME = "FastHTML SaaS"
 HTMX_CONFIG = {
@@ -43,24 +42,12 @@ HTMX_CONFIG = {
 }
 
 
-def CsrfField(req: Request):
-    """Hidden input for plain (non-htmx) forms; htmx sends the header set on the page."""
-    return Hidden(name=CSRF_FIELD, value=csrf_token(req))
-
-
-def PostButton(req: Request, label: str, action: str, **kw: Any):
-    """A one-button form, for actions that change state (never a GET link)."""
-    return Form(CsrfField(req), Button(label, type="submit", **kw), method="post", action=action)
-
-
 def UserMenu(req: Request, auth: Any):
     if auth is None:
         # Public pages do not look the session up; a session cookie is enough to offer the way in.
         signed_in = "sid" in req.scope.get("session", {})
         label = "Open dashboard" if signed_in else "Sign in"
         return Ul(Li(A(label, href="/dashboard" if signed_in else "/login", role="button")))
-    from app.permissions import can  # imported here: permissions builds on these components
-
     avatar = Img(src=auth.avatar_url, alt="", cls="avatar") if auth.avatar_url else ""
     return Ul(
         Li(A("Dashboard", href="/dashboard")),
@@ -73,21 +60,10 @@ def UserMenu(req: Request, auth: Any):
 
 
 def SiteNav(req: Request, auth: Any = None):
-    from app.routes.tenants import TenantSwitcher  # a route module: importing it above would loop
-
     tenant = TenantSwitcher(req, auth) if auth else ""
     return Nav(
         Ul(Li(A(Strong(APP_NAME), href="/")), Li(tenant), Li(A("Blog", href="/blog"))),
         UserMenu(req, auth),
-    )
-
-
-def Toasts(*messages: str, kind: str = "ok"):
-    """The toast area. Returned from an HTMX handler, it swaps out-of-band into the page."""
-    return Div(
-        *[Div(m, cls=f"toast toast-{kind}", role="status") for m in messages],
-        id="toasts",
-        hx_swap_oob="true",
     )
 
 

@@ -8,7 +8,8 @@ from fasthtml.common import HttpHeader
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.components import ErrorPage, Toasts
+from app.ui.components import Toasts
+from app.ui.layout import ErrorPage
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.security import UNSAFE_METHODS
 from app.settings import Rate, Settings
+from app.web.security import UNSAFE_METHODS
 
 SIGN_IN_PATHS = frozenset({"/login/dev", "/login/oidc", "/auth/callback"})
 WEBHOOK_PREFIX = "/webhooks/"

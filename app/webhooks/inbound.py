@@ -9,7 +9,7 @@ acknowledged without a job, so it is never processed again.
 
 Processing (the job `webhooks.process`) calls the handler registered for the event:
 
-    from app.webhooks import webhook_handler
+    from app.webhooks.inbound import webhook_handler
 
     @webhook_handler("stripe", "invoice.paid")        # event type "*" catches the rest
     def invoice_paid(ctx, event: dict) -> dict | None:
@@ -36,7 +36,6 @@ from typing import Any, Literal
 from starlette.background import BackgroundTask
 from starlette.datastructures import Headers
 
-from app.jobs import JobContext, JobManager, job_handler
 from app.lib.signatures import (
     SignatureError,
     sign_github,
@@ -44,6 +43,7 @@ from app.lib.signatures import (
     verify_github,
     verify_timestamped,
 )
+from app.work.jobs import JobContext, JobManager
 from tenants import jobs as job_store
 from tenants import webhooks as store
 from tenants.stamp import new_id
@@ -251,7 +251,6 @@ def test_delivery(source_name: str, secret: str) -> tuple[dict[str, str], bytes]
     return source.signed_headers(secret, body, event_id, event_type), body
 
 
-@job_handler(PROCESS_JOB)
 def process_event(ctx: JobContext, event_id: str) -> dict[str, Any]:
     """Run the event's handler once in effect (see the module docstring)."""
     conn = ctx.db.conn

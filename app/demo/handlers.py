@@ -1,7 +1,7 @@
 """Demo handlers, wired end to end so a new install shows jobs and webhooks working.
 
 - Job `demo.count`: counts slowly with a progress bar, then leaves a note on the dashboard.
-  The "Run demo job" button on the dashboard starts it.
+  The "Run demo job" button on /demo starts it.
 - Webhook `demo` / `demo.ping`: turns the event's `data.message` into a note. Send one with
   `uv run bench/send_webhook.py URL SECRET "Hello"` (see the README).
 
@@ -17,8 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.jobs import JobContext, job_handler
-from app.webhooks import webhook_handler
+from app.webhooks.inbound import webhook_handler
+from app.work.jobs import JobContext, job_handler
 from tenants.stamp import now
 
 NOTE_MAX = 2000
@@ -36,7 +36,6 @@ def _add_note(ctx: JobContext, note_id: str, body: str, author: str) -> None:
     )
 
 
-@job_handler("demo.count")
 def count(ctx: JobContext, to: int = 10, pause: float = 0.5) -> dict[str, Any]:
     for n in range(1, to + 1):
         if ctx.cancelled():
@@ -47,7 +46,6 @@ def count(ctx: JobContext, to: int = 10, pause: float = 0.5) -> dict[str, Any]:
     return {"counted": to}
 
 
-@webhook_handler("demo", "demo.ping")
 def note_from_ping(ctx: JobContext, event: dict[str, Any]) -> dict[str, Any]:
     data = event.get("data")
     message = data.get("message") if isinstance(data, dict) else None
@@ -56,3 +54,8 @@ def note_from_ping(ctx: JobContext, event: dict[str, Any]) -> dict[str, Any]:
         ctx, note_id, f"Webhook: {message if isinstance(message, str) else 'ping'}", "webhook"
     )
     return {"note": note_id}
+
+
+def register() -> None:
+    job_handler("demo.count")(count)
+    webhook_handler("demo", "demo.ping")(note_from_ping)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 if TYPE_CHECKING:
-    from app.jobs import JobManager
+    from app.work.jobs import JobManager
 
 log = logging.getLogger(__name__)
 

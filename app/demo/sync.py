@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from app.demo_graphql import STORE, DemoStore, asgi_app
+from app.demo.graphql import STORE, DemoStore, asgi_app
 from app.lib.http_client import ApiClient
 from app.lib.polars_map import FieldMap
 from app.syncs.spec import SyncSpec

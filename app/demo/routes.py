@@ -1,0 +1,81 @@
+"""The demo's pages: /demo to try a slow job and an upstream change, and /demo/graphql.
+
+GET /demo/graphql runs queries (`?query=...&variables=...`), POST runs queries and mutations.
+POST passes the CSRF check like any form, so it works from the app's own pages; the built-in
+demo sync does not come through here at all (see app/demo/sync.py).
+"""
+
+from __future__ import annotations
+
+from fasthtml.common import H1, H2, A, APIRouter, Article, Button, Div, P, Table, Tbody
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from app.demo.graphql import STORE, respond
+from app.demo.sync import DEMO
+from app.lib.graphql import GraphQLClient
+from app.syncs.sources import SPECS
+from app.ui.components import Toasts
+from app.ui.jobs import JobRow
+from app.ui.layout import Page
+from app.work.jobs import jobs_for
+
+public_rt = APIRouter()
+rt = APIRouter()
+COUNT = {"to": 10, "pause": 0.5}  # the demo job: ten steps, half a second each
+
+
+@public_rt("/demo/graphql", methods=["get", "post"])
+async def demo_graphql(req: Request) -> JSONResponse:
+    return await respond(req, STORE)
+
+
+@rt.get("/demo")
+def demo_page(req: Request, auth):
+    return Page(
+        req,
+        "Demo",
+        H1("Try the moving parts"),
+        Article(
+            H2("A background job"),
+            P("Counts to ten with a progress bar, survives a restart, then leaves a note."),
+            Button(
+                "Run demo job", hx_post="/demo/jobs", hx_target="#job-rows", hx_swap="afterbegin"
+            ),
+            Div(Table(Tbody(id="job-rows"))),
+        ),
+        Article(
+            H2("An incremental sync"),
+            P(
+                "Change a few orders in the demo API, then press Sync now on ",
+                A("the sync page", href="/sync"),
+                ": only the changed orders come in.",
+            ),
+            Button("Change 5 demo orders upstream", hx_post="/demo/changes", hx_swap="none"),
+        ),
+        Article(
+            H2("A webhook"),
+            P(
+                "Create a demo endpoint under ",
+                A("Settings → Webhooks", href="/settings/webhooks"),
+                " and send it an event: it turns into a note on the dashboard.",
+            ),
+        ),
+    )
+
+
+@rt.post("/demo/jobs")
+def run_demo_job(req: Request, auth):
+    manager = jobs_for(req)
+    job_id, task = manager.submit(auth.tenant_id, "demo.count", **COUNT)
+    job = manager.get_job(auth.tenant_id, job_id)
+    return JobRow(job, auth.role in ("owner", "admin")), Toasts("Demo job started."), task
+
+
+@rt.post("/demo/changes")
+async def demo_changes(req: Request, auth):
+    """Change a few demo orders upstream, to show an incremental sync."""
+    async with SPECS[DEMO.kind].connect() as http:  # the registered spec: tests swap its store
+        data = await GraphQLClient(http).mutate("mutation { touchOrders(count: 5) { id } }")
+    changed = len(data["touchOrders"])
+    return Toasts(f"{changed} demo orders changed upstream: press Sync now to bring them in.")

@@ -1,0 +1,78 @@
+"""Small components shared by several areas: forms that change state, toasts, times, the
+workspace switcher and the settings tabs. Area-specific components live with their routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fasthtml.common import A, Button, Details, Div, Form, Hidden, Li, Nav, Small, Summary, Time, Ul
+from starlette.requests import Request
+
+from app.web.security import CSRF_FIELD, csrf_token
+from tenants.catalog import Auth
+
+
+def CsrfField(req: Request):
+    """Hidden input for plain (non-htmx) forms; htmx sends the header set on the page."""
+    return Hidden(name=CSRF_FIELD, value=csrf_token(req))
+
+
+def PostButton(req: Request, label: str, action: str, **kw: Any):
+    """A one-button form, for actions that change state (never a GET link)."""
+    return Form(CsrfField(req), Button(label, type="submit", **kw), method="post", action=action)
+
+
+def Toasts(*messages: str, kind: str = "ok"):
+    """The toast area. Returned from an HTMX handler, it swaps out-of-band into the page."""
+    return Div(
+        *[Div(m, cls=f"toast toast-{kind}", role="status") for m in messages],
+        id="toasts",
+        hx_swap_oob="true",
+    )
+
+
+def When(stamp: str | None):
+    """A catalog timestamp for people: minutes, UTC."""
+    if not stamp:
+        return Small("—")
+    return Time(stamp[:16].replace("T", " "), datetime=stamp)
+
+
+def TenantSwitcher(req: Request, auth: Auth):
+    """For the navigation: the current workspace, and the others to switch to."""
+    others = [
+        m for m in req.app.state.catalog.memberships(auth.user_id) if m["id"] != auth.tenant_id
+    ]
+    return Details(
+        Summary(auth.tenant_name or "Workspaces"),
+        Ul(
+            *[
+                Li(PostButton(req, m["name"], f"/tenants/{m['id']}/switch", cls="outline"))
+                for m in others
+            ],
+            Li(A("All workspaces", href="/tenants")),
+        ),
+        cls="dropdown",
+    )
+
+
+SETTINGS_TABS = (
+    ("General", "/settings"),
+    ("Team", "/settings/team"),
+    ("Webhooks", "/settings/webhooks"),
+    ("Danger zone", "/settings/danger"),
+)
+
+
+def SettingsTabs(current: str):
+    """The settings sub-pages; each lives with its own area's routes."""
+    return Nav(
+        Ul(
+            *[
+                Li(A(label, href=href, aria_current="page" if href == current else None))
+                for label, href in SETTINGS_TABS
+            ]
+        ),
+        cls="tabs",
+        aria_label="Settings",
+    )

@@ -1,0 +1,27 @@
+"""Every background handler of the app, registered once at startup (app/factory.py).
+
+A job is found by its type name when it runs, so the name is part of the data: rename a
+handler's function freely, never its name here while such jobs may still be queued.
+"""
+
+from __future__ import annotations
+
+from app.syncs.jobs import SYNC_JOB
+from app.syncs.runner import run_sync
+from app.webhooks.inbound import PROCESS_JOB, process_event
+from app.work import email, lifecycle
+from app.work.jobs import job_handler
+
+JOBS = {
+    "email.send": email.send_email,
+    "email.send_batch": email.send_email_batch,
+    PROCESS_JOB: process_event,
+    SYNC_JOB: run_sync,
+    lifecycle.EXPORT_JOB: lifecycle.build_export,
+    lifecycle.PURGE_JOB: lifecycle.purge_tenant,
+}
+
+
+def register_handlers() -> None:
+    for name, handler in JOBS.items():
+        job_handler(name)(handler)
