@@ -123,14 +123,13 @@ def provision(catalog: Catalog, databases: TenantDatabases, tenant_id: str, owne
         create_database(location)
         if databases.role_secret:  # before the first open, so the role owns every table
             ensure_tenant_role(location, databases.role_secret)
-        with databases.handle(tenant_id) as db:
+        with databases.begin(tenant_id) as db:
             db.execute(
                 sa.text("""
                 INSERT INTO core_tenant_users (id, email, display_name, role, created_at)
                 VALUES (:id, :email, :name, 'owner', :t) ON CONFLICT (id) DO NOTHING"""),
                 dict(id=owner_id, email=owner["email"], name=owner["name"], t=now()),
             )
-            db.conn.commit()
         with catalog.begin() as conn:
             conn.execute(
                 sa.text("""

@@ -165,7 +165,7 @@ def transaction(db: Database) -> Iterator[sa.Connection]:
     else:
         tx.commit()
         if depth == 0 and conn.in_transaction():  # the block ran inside an implicit transaction
-            conn.commit()
+            sa.Connection.commit(conn)
     finally:
         if depth:
             _depth[conn] = depth
@@ -374,7 +374,7 @@ class Queries:
         result = conn.execute(self._statements[name], params, execution_options=COUNT_ROWS)
         outcome = [dict(r._mapping) for r in result] if result.returns_rows else result.rowcount
         if not _depth.get(conn):  # one statement is atomic: no savepoint, and reads take no lock
-            conn.commit()
+            sa.Connection.commit(conn)
         return outcome
 
 

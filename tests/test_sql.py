@@ -47,7 +47,7 @@ def tenant_database(backend: dict[str, str], tmp_path) -> Iterator[TenantDB]:
 def db(backend, tmp_path):
     with tenant_database(backend, tmp_path) as handle:
         handle.execute(sa.text(ITEMS))
-        handle.conn.commit()
+        handle.commit()
         yield handle
 
 
@@ -128,7 +128,7 @@ def test_transaction_rolls_back_everything_inside(db):
     assert all_items(db) == []
     with sql.transaction(db):
         sql.insert_only(db, "items", {"id": "a", "name": "A"})
-    db.conn.rollback()  # nothing pending: the block committed
+    db.rollback()  # nothing pending: the block committed
     assert [r["id"] for r in all_items(db)] == ["a"]
 
 
@@ -227,7 +227,7 @@ def test_upsert_needs_a_unique_key_supplied_by_the_rows(db):
 
 def test_frame_dates_and_times_are_stored_as_iso_text(db):
     db.execute(sa.text("CREATE TABLE events (id TEXT PRIMARY KEY, day TEXT, at TEXT)"))
-    db.conn.commit()
+    db.commit()
     frame = pl.select(
         id=pl.lit("e1"),
         day=pl.date(2024, 2, 29),

@@ -38,13 +38,13 @@ ROWS = [{"id": "a", "name": "Alice"}, {"id": "b", "name": "Bob"}, {"id": "c", "n
 def db(backend, tmp_path):
     with tenant_database(backend, tmp_path) as handle:
         handle.execute(sa.text("CREATE TABLE items (id TEXT PRIMARY KEY, name TEXT NOT NULL)"))
-        handle.conn.commit()
+        handle.commit()
         sql.bulk_upsert(handle, "items", ROWS)
         yield handle
 
 
 def unchanged(db) -> bool:
-    db.conn.rollback()
+    db.rollback()
     return sql.select_rows(db, "items", order_by="id") == ROWS
 
 

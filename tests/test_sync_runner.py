@@ -77,7 +77,7 @@ def sync(db, url, source_id, mode="incremental", **ctx):
 
 
 def table(db) -> dict[str, dict]:
-    db.conn.rollback()
+    db.rollback()
     return {r["id"]: r for r in sql.select_rows(db, "demo_orders")}
 
 
@@ -161,13 +161,13 @@ def test_only_one_run_at_a_time_unless_it_is_a_retry_or_the_other_looks_dead(db,
     running = "UPDATE sync_state SET status = 'running', job_id = 'other', heartbeat_at = :t"
     with serve(asgi_app(DemoStore(count=50))) as url:
         db.execute(sa.text(running), {"t": "9999-01-01T00:00:00.000000Z"})
-        db.conn.commit()
+        db.commit()
         result, _ = sync(db, url, source_id)
         assert result["status"] == "skipped" and table(db) == {}
         result, _ = sync(db, url, source_id, job_id="other", attempt=2)  # the job's own retry
         assert result["status"] == "succeeded" and len(table(db)) == 50
         db.execute(sa.text(running), {"t": "2000-01-01T00:00:00.000000Z"})  # silent for years
-        db.conn.commit()
+        db.commit()
         result, _ = sync(db, url, source_id, "full")
     assert result["status"] == "succeeded" and result["fetched"] == 50
 
@@ -178,7 +178,7 @@ def test_a_run_that_was_taken_over_stops_and_rolls_back_its_page(db, source_id):
     def taken_over(pages: int) -> None:
         if pages == 1:
             other.execute(sa.text("UPDATE sync_state SET run_token = 'a newer attempt'"))
-            other.conn.commit()
+            other.commit()
 
     with serve(asgi_app(DemoStore(count=ORDERS))) as url:
         result, _ = sync(db, url, source_id, "full", on_progress=taken_over)

@@ -18,7 +18,7 @@ from app.syncs.sources import SPECS
 from app.ui.components import Toasts
 from app.ui.jobs import JobRow
 from app.ui.layout import Page
-from app.work.jobs import jobs_for
+from app.work.in_request import jobs_for
 
 public_rt = APIRouter()
 rt = APIRouter()

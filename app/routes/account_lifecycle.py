@@ -52,7 +52,7 @@ from app.ui.layout import Page
 from app.web.audit import record
 from app.web.permissions import can, require
 from app.web.signin import client_ip
-from app.work.jobs import jobs_for
+from app.work.in_request import jobs_for
 from app.work.lifecycle import EXPORT_HOURS, EXPORT_JOB, PURGE_JOB
 from tenants import lifecycle, members
 from tenants.catalog import Auth
@@ -275,7 +275,7 @@ def delete_account(req: Request, sess, auth, confirm: str = ""):
     except lifecycle.SoleOwner as e:
         return FtResponse(AccountPage(req, auth, str(e)), status_code=409)
     for tenant_id in gone.left_tenants:
-        with state.databases.handle(tenant_id) as db:
+        with state.databases.begin(tenant_id) as db:
             members.unmirror(db, auth.user_id)
     jobs = jobs_for(req)
     tasks = [

@@ -54,7 +54,7 @@ from app.ui.layout import Page
 from app.web.audit import record
 from app.web.permissions import can, manageable_roles, require
 from app.web.signin import AFTER_SIGN_IN, client_ip
-from app.work.jobs import jobs_for
+from app.work.in_request import jobs_for
 from tenants import invitations, members
 from tenants.catalog import ROLES, Auth
 from tenants.jobs import FINISHED
@@ -415,7 +415,7 @@ def accept(req: Request, auth, token: str, other_email: str = ""):
     except invitations.InvitationError as e:
         raise _refusal(e) from None
     else:
-        with state.databases.handle(used["tenant_id"]) as db:
+        with state.databases.begin(used["tenant_id"]) as db:
             members.mirror(
                 db, {"id": auth.user_id, "email": auth.email, "name": auth.name}, used["role"]
             )

@@ -16,7 +16,8 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 
 from app.syncs.sources import claim_due
-from app.work.jobs import JobManager, jobs_for
+from app.work.in_request import jobs_for
+from app.work.jobs import JobManager
 from tenants.catalog import Catalog
 from tenants.routing import TenantDatabases
 

@@ -113,7 +113,7 @@ def claim_due(db: Database, moment: datetime | None = None) -> list[str]:
            WHERE schedule <> 'off' AND next_run_at <= :now ORDER BY next_run_at""",
         now=iso(moment),
     )
-    db.conn.commit()  # end the read; most ticks stop here, without taking the write lock
+    db.commit()  # end the read; most ticks stop here, without taking the write lock
     claimed = []
     if due:
         with transaction(db):

@@ -27,6 +27,7 @@ and marked `ignored`. A handler that keeps failing leaves the event `failed` wit
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -150,6 +151,7 @@ class Receipt:
     message: str
     event_id: str | None = None
     task: BackgroundTask | None = None
+    retry_after: int | None = None  # seconds, with 429
 
 
 NOT_FOUND = Receipt(404, "not found")
@@ -164,11 +166,19 @@ def find_endpoint(manager: JobManager, source: str, token: str) -> dict[str, Any
 
 
 def receive(
-    manager: JobManager, source: str, token: str, headers: Mapping[str, str], body: bytes
+    manager: JobManager,
+    source: str,
+    token: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    admit: Callable[[], float] = lambda: 0.0,
 ) -> Receipt:
-    """A delivery to `/webhooks/<source>/<token>`, start to end (one trip to a worker thread)."""
+    """A delivery to `/webhooks/<source>/<token>`, start to end (one trip to a worker thread).
+
+    `admit()` is asked once the signature checked out: the seconds to wait before another
+    verified delivery may be stored (the endpoint's rate limit), 0 to go ahead."""
     endpoint = find_endpoint(manager, source, token)
-    return accept(manager, endpoint, headers, body) if endpoint else NOT_FOUND
+    return accept(manager, endpoint, headers, body, admit) if endpoint else NOT_FOUND
 
 
 class Refused(Exception):
@@ -203,7 +213,11 @@ def verified_event(
 
 
 def accept(
-    manager: JobManager, endpoint: dict[str, Any], headers: Mapping[str, str], body: bytes
+    manager: JobManager,
+    endpoint: dict[str, Any],
+    headers: Mapping[str, str],
+    body: bytes,
+    admit: Callable[[], float] = lambda: 0.0,
 ) -> Receipt:
     """Verify, store once, and hand back the job to run after the response."""
     source, headers = SOURCES[endpoint["source"]], Headers(headers=dict(headers))
@@ -216,6 +230,8 @@ def accept(
             text, event_key, event_type = verified_event(source, headers, body, secrets)
         except Refused as refused:
             return Receipt(refused.status, str(refused))
+        if (wait := admit()) > 0:
+            return Receipt(429, "too many deliveries", retry_after=math.ceil(wait))
         job_id = new_id()
         with conn.execution_options(sqlite_immediate=True).begin():
             event_id = store.store_event(
@@ -268,10 +284,10 @@ def process_event(ctx: JobContext, event_id: str) -> dict[str, Any]:
     try:
         result = handler(ctx, json.loads(event["payload"]))
     except Exception as error:
-        conn.rollback()
+        ctx.db.rollback()
         status = "failed" if ctx.last_attempt else "received"
         store.mark_event(conn, event_id, status, f"{type(error).__name__}: {error}"[:2000])
-        conn.commit()
+        ctx.db.commit()
         raise
     store.mark_event(conn, event_id, "processed")
     return {"status": "processed", "result": result}

@@ -61,7 +61,6 @@ from typing import Any
 import anyio
 import sqlalchemy as sa
 from starlette.background import BackgroundTask
-from starlette.requests import HTTPConnection
 
 from app.work.scheduler import Scheduler
 from tenants import jobs as store
@@ -202,7 +201,7 @@ class JobManager:
     ) -> str:
         """Create a job for the scheduler to run at `run_at` (a `stamp` time; default now).
         For callers with no response to attach a task to (CLI, other jobs, scheduled work)."""
-        _check_submit(job_type, max_attempts)
+        check_submit(job_type, max_attempts)
         queue = self.queue(tenant_id)
         with store.writing(queue.engine) as conn:
             return store.create(
@@ -212,7 +211,7 @@ class JobManager:
     def _submit(
         self, tenant_id: str | None, job_type: str, max_attempts: int, payload: dict[str, Any]
     ) -> tuple[str, BackgroundTask]:
-        _check_submit(job_type, max_attempts)
+        check_submit(job_type, max_attempts)
         queue = self.queue(tenant_id)
         with store.writing(queue.engine) as conn:
             claim = store.create_claimed(
@@ -389,11 +388,10 @@ class JobManager:
         if ctx.db is None:
             with store.writing(queue.engine) as conn:
                 return "completed" if store.complete(conn, queue.table, claim, result) else "lost"
-        conn = ctx.db.conn
-        if store.complete(conn, queue.table, claim, result):
-            conn.commit()
+        if store.complete(ctx.db.conn, queue.table, claim, result):
+            ctx.db.commit()
             return "completed"
-        conn.rollback()  # cancelled or taken over meanwhile: apply none of this run
+        ctx.db.rollback()  # cancelled or taken over meanwhile: apply none of this run
         return "lost"
 
     def _fail(self, ctx: JobContext, error: Exception) -> str:
@@ -440,7 +438,7 @@ def _unregistered(ctx: JobContext, **payload: Any) -> None:
     raise LookupError(f"no handler is registered for job type {ctx.job_type!r}")
 
 
-def _check_submit(job_type: str, max_attempts: int) -> None:
+def check_submit(job_type: str, max_attempts: int) -> None:
     if job_type not in HANDLERS:
         raise LookupError(f"no handler is registered for job type {job_type!r}")
     if max_attempts < 1:
@@ -457,11 +455,6 @@ def job_manager(app: Any) -> JobManager:
             state = app.state
             state.jobs = JobManager(state.catalog, state.databases, JobConfig.from_env())
     return app.state.jobs
-
-
-def jobs_for(req: HTTPConnection) -> JobManager:
-    """The JobManager, from a route: `job_id, task = jobs_for(req).submit(...)`."""
-    return job_manager(req.app)
 
 
 @asynccontextmanager
