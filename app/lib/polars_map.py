@@ -7,7 +7,7 @@ convert each column explicitly. Conversions are strict: a value that cannot be r
 column and the value, instead of quietly becoming NULL in the database.
 
 Money becomes integer cents by decimal arithmetic on the digits, never through a float, so
-"19.99" is 1999 and "0.005" rounds half away from zero to 1, as `tenants.sql.to_cents` does.
+"19.99" is 1999 and "0.005" rounds half away from zero to 1, as `tenants.money.to_cents` does.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from tenants.sql import MONEY_PATTERN
+from tenants.money import MONEY_PATTERN
 
 Conversion = Literal["text", "int", "float", "bool", "date", "datetime", "cents"]
 DTYPES: dict[str, pl.DataType] = {
