@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 import sqlalchemy as sa
@@ -31,6 +31,9 @@ from fastsql import Database
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tenants.stamp import TIME_FORMAT
+
+if TYPE_CHECKING:
+    import psycopg
 
 Rows = Sequence[Mapping[str, Any]] | pl.DataFrame
 Key = str | Sequence[str]
@@ -60,7 +63,7 @@ def savepoint(db: Database) -> Iterator[sa.Connection]:
     if conn.dialect.name == "sqlite":
         if not conn.in_transaction():
             conn.begin()  # runs the engine's "begin" hook, which may already BEGIN IMMEDIATE
-        if not conn.connection.dbapi_connection.in_transaction:
+        if not conn.connection.driver_connection.in_transaction:
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # a write follows: take the lock now
     with conn.begin_nested():
         yield conn
@@ -202,7 +205,8 @@ def _load(conn: sa.Connection, stage: sa.Table, frame: pl.DataFrame) -> None:
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(stage.name), sql.SQL(", ").join(map(sql.Identifier, frame.columns))
         )
-        with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        driver = cast("psycopg.Connection[Any]", conn.connection.driver_connection)
+        with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
             for row in frame.iter_rows():
                 copy.write_row(row)
     else:  # multi-row VALUES: far fewer statements for the driver to step through

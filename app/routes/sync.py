@@ -8,7 +8,7 @@ can press "Sync now" straight away.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from fasthtml.common import (
     H1,
@@ -308,4 +308,5 @@ def sync_schedule(auth, source_id: str, schedule: str = ""):
         return ScheduleForm(source, error=f"Choose one of: {', '.join(SCHEDULES)}.")
     set_schedule(auth.db, source_id, schedule)
     auth.db.conn.commit()  # until the request commits its own writes (issue 10 item 1)
-    return ScheduleForm(get_source(auth.db, source_id)), Toasts(f"Schedule: {schedule}.")
+    saved = cast(dict, get_source(auth.db, source_id))  # found above
+    return ScheduleForm(saved), Toasts(f"Schedule: {schedule}.")

@@ -22,8 +22,8 @@ import logging
 from collections.abc import Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 
@@ -142,7 +142,7 @@ def _store_page(
 ) -> _Progress:
     """Map one page and commit it, the high-water mark and the counters in one transaction."""
     frame = spec.fields.frame(items)
-    newest = frame.get_column(spec.updated_column).max() if len(frame) else None
+    newest = cast(datetime, frame.get_column(spec.updated_column).max()) if len(frame) else None
     try:
         written = bulk_upsert(db, spec.table, frame, spec.key)
         row = db.execute(

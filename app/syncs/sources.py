@@ -12,7 +12,7 @@ request or job that owns it does. `claim_due` is the scheduler's and commits its
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from fastsql import Database
 
@@ -120,7 +120,7 @@ def claim_due(db: TenantDB, moment: datetime | None = None) -> list[str]:
         moved = db.q(
             """UPDATE sync_sources SET next_run_at = :next
                WHERE id = :id AND next_run_at = :slot RETURNING id""",
-            next=iso(moment + SCHEDULES[source["schedule"]]),
+            next=iso(moment + cast(timedelta, SCHEDULES[source["schedule"]])),  # not "off"
             id=source["id"],
             slot=source["next_run_at"],
         )

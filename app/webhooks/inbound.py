@@ -31,7 +31,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from starlette.background import BackgroundTask
 from starlette.datastructures import Headers
@@ -46,6 +46,7 @@ from app.lib.signatures import (
 from app.work.jobs import JobContext, JobManager
 from tenants import jobs as job_store
 from tenants import webhooks as store
+from tenants.routing import TenantDB
 from tenants.stamp import new_id
 
 PROCESS_JOB = "webhooks.process"
@@ -253,7 +254,7 @@ def test_delivery(source_name: str, secret: str) -> tuple[dict[str, str], bytes]
 
 def process_event(ctx: JobContext, event_id: str) -> dict[str, Any]:
     """Run the event's handler once in effect (see the module docstring)."""
-    conn = ctx.db.conn
+    conn = cast(TenantDB, ctx.db).conn  # a tenant job: it has one
     event = store.get_event(conn, event_id)
     if event is None:
         raise LookupError(f"webhook event {event_id} does not exist")
