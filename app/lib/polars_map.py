@@ -90,7 +90,7 @@ def _to_datetime(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
             text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", time_zone="UTC", strict=False),
             text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
         )
-    if dtype == pl.Datetime and dtype.time_zone is not None:  # type: ignore[attr-defined]
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
         return col.dt.convert_time_zone("UTC")
     return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
