@@ -8,6 +8,8 @@ sign-ins of one person converge on one tenant through the unique `personal_key`.
 
 from __future__ import annotations
 
+from typing import cast
+
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
@@ -45,7 +47,7 @@ def create_database(url: URL) -> None:
                     sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}
                 ).first()
                 if not exists:
-                    name = conn.dialect.identifier_preparer.quote(url.database)
+                    name = conn.dialect.identifier_preparer.quote(cast(str, url.database))
                     conn.exec_driver_sql(f"CREATE DATABASE {name}")
             finally:
                 conn.execute(
@@ -67,7 +69,7 @@ def drop_database(url: URL) -> None:
     )
     try:
         with admin.connect() as conn:
-            name = conn.dialect.identifier_preparer.quote(url.database)
+            name = conn.dialect.identifier_preparer.quote(cast(str, url.database))
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         admin.dispose()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from fastsql import Database, DBTable
@@ -233,7 +233,8 @@ class TenantDatabases:
             idle = [(t, e) for t, e in self._entries.items() if e.last_used < cutoff]
         closed = []
         for tenant_id, entry in idle:
-            if entry.engine.pool.checkedin():  # connections sitting idle in the pool
+            pool = cast(sa.QueuePool, entry.engine.pool)  # tenant engines always have one
+            if pool.checkedin():  # connections sitting idle in the pool
                 entry.engine.dispose()  # connections in use are not touched
                 closed.append(tenant_id)
         return closed

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
+from typing import cast
 
 from fasthtml.common import (
     H1,
@@ -166,7 +167,7 @@ def request_export(req: Request, auth):
         directory=str(directory),
     )
     record(req, auth, "account.export_requested", job=job_id, tenant_tables=with_tables)
-    return ExportRow(jobs.get_job(auth.tenant_id, job_id)), task
+    return ExportRow(cast(dict, jobs.get_job(auth.tenant_id, job_id))), task  # just submitted
 
 
 @tenant_rt.get("/account/exports/{job_id}")

@@ -44,7 +44,7 @@ from app.ui.components import SettingsTabs, Toasts
 from app.ui.layout import Page
 from app.web.audit import record
 from app.webhooks.inbound import SOURCES, accept, test_delivery
-from app.work.in_request import jobs_for
+from app.work.jobs import job_manager
 from tenants import webhooks as store
 
 rt = APIRouter()
@@ -275,7 +275,8 @@ def send_test_event(req: Request, auth, endpoint_id: str):
     if not secrets:
         raise HTTPException(409, "This endpoint has no live secret. Rotate to make one.")
     headers, body = test_delivery(endpoint["source"], secrets[0])
-    receipt = accept(jobs_for(req), {**endpoint, "tenant_id": auth.tenant_id}, headers, body)
+    endpoint = {**endpoint, "tenant_id": auth.tenant_id}
+    receipt = accept(job_manager(req.app), endpoint, headers, body, db=auth.db)
     if receipt.status != 200:
         message = f"The test event was refused: {receipt.message}."
         return WebhooksPanel(req, auth), Toasts(message, kind="error")

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.webhooks.inbound import MAX_BODY_BYTES, Receipt, receive
-from app.work.in_request import jobs_for
+from app.work.jobs import job_manager
 
 
 class RawRouter(APIRouter):
@@ -78,7 +78,7 @@ async def receive_webhook(req: Request) -> JSONResponse:
     limits, endpoint = req.app.state.limits, req.url.path
     receipt = await run_in_threadpool(
         receive,
-        jobs_for(req),
+        job_manager(req.app),
         source,
         token,
         req.headers,

@@ -33,7 +33,7 @@ def start_sync(req: Request, tenant_id: str, source_id: str, mode: str) -> Backg
 
 def cancel_sync(req: Request, tenant_id: str, job_id: str | None) -> bool:
     """Cancel the sync job; it stops after its current page. False if it already ended."""
-    return bool(job_id) and jobs_for(req).cancel(tenant_id, job_id)
+    return bool(job_id and jobs_for(req).cancel(tenant_id, job_id))
 
 
 def due_syncs(

@@ -52,7 +52,7 @@ async def _check_csrf(req: Request) -> None:
     """
     if req.method not in UNSAFE_METHODS:
         return
-    submitted = req.headers.get(CSRF_HEADER)
+    submitted: object = req.headers.get(CSRF_HEADER)  # a str, or whatever the form held
     if req.headers.get("content-type", "").startswith(FORM_TYPES):
         form = await req.form()
         for _, value in form.multi_items():

@@ -43,8 +43,8 @@ class SessionCookie:
             return {}
         seen = self._seen.get(raw)
         if seen is not None:
-            session, signed_at = seen
-            if time.time() - signed_at <= self.max_age:
+            session, signed = seen
+            if time.time() - signed <= self.max_age:
                 self._seen.move_to_end(raw)
                 return dict(session)
             del self._seen[raw]
