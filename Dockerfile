@@ -48,8 +48,9 @@ ENV PATH="/app/.venv/bin:$PATH" \
 VOLUME /data
 USER 10001:10001
 EXPOSE 5001
-# `docker stop` sends SIGTERM: the server stops accepting, finishes in-flight requests and
-# running jobs for up to SHUTDOWN_GRACE_SECONDS, hands the rest back to the queue and exits.
+# `docker stop` sends SIGTERM: the server stops accepting, gives in-flight requests and
+# running jobs 10 s (app/work/scheduler.py), hands unfinished jobs back to the queue and
+# exits. Give it 30 s: `docker run --stop-timeout 30` (docs/deploy.md).
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ['PORT']}/healthz\", timeout=4)"]
