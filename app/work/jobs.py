@@ -176,6 +176,7 @@ class JobManager:
         self.catalog, self.databases = catalog, databases
         self.config = config or JobConfig()
         self._busy, self._slots_lock = 0, threading.Lock()
+        self.stopping = False  # set when shutdown interrupts a job: start nothing after that
 
     # -- submitting ------------------------------------------------------------------------
 
@@ -282,7 +283,7 @@ class JobManager:
     def reserve(self) -> bool:
         """Take a worker slot if one is free (the scheduler does, before `claim_and_run`)."""
         with self._slots_lock:
-            if self._busy >= self.config.workers:
+            if self.stopping or self._busy >= self.config.workers:
                 return False
             self._busy += 1
             return True
@@ -316,8 +317,8 @@ class JobManager:
     async def run(self, tenant_id: str | None, claim: store.Claim) -> str:
         """Run one claimed attempt (what the BackgroundTask does) and record its outcome:
         'completed', 'pending' (will be retried), 'failed', 'lost' (cancelled or taken over
-        meanwhile), or 'deferred': no worker slot was free, so the claim went back to the
-        scheduler unstarted."""
+        meanwhile), 'deferred': no worker slot was free, so the claim went back to the
+        scheduler unstarted, or 'stopped': the process stopped first and handed it back."""
         if not self.reserve():
             await anyio.to_thread.run_sync(self._hand_back, tenant_id, claim)
             return "deferred"
@@ -334,11 +335,34 @@ class JobManager:
             handler = HANDLERS.get(claim.job_type, _unregistered)
             if inspect.iscoroutinefunction(handler):
                 return await self._attempt_async(handler, tenant_id, claim)
-            # One trip to a worker thread for the whole attempt of a sync handler.
-            return await anyio.to_thread.run_sync(self._attempt, handler, tenant_id, claim)
+            # One trip to a worker thread for the whole attempt of a sync handler. Abandoned
+            # when the process stops (the thread cannot be interrupted; see below).
+            return await anyio.to_thread.run_sync(
+                self._attempt, handler, tenant_id, claim, abandon_on_cancel=True
+            )
+        except anyio.get_cancelled_exc_class():
+            # Shutdown ran out of time for this attempt: back in the queue at once, so the
+            # next process runs it now rather than after the lease. What the abandoned run
+            # does later is refused: its claim no longer holds the job. Done right here, on
+            # the loop (one short UPDATE), so it has happened before the loop shuts down.
+            # Returning, not raising, spares the log a traceback per job at every deploy.
+            self.stopping = True
+            self._hand_back_stopped(tenant_id, claim)
+            return "stopped"
         finally:
             heartbeat.cancel()
             self._release_slot()
+
+    def _hand_back_stopped(self, tenant_id: str | None, claim: store.Claim) -> None:
+        try:
+            self._hand_back(tenant_id, claim)
+            log.warning(
+                "job %s (%s) handed back: the process is stopping", claim.job_id, claim.job_type
+            )
+        except Exception:  # e.g. SQLite locked by the abandoned run's open transaction
+            log.warning(
+                "job %s left to its lease: could not hand it back", claim.job_id, exc_info=True
+            )
 
     def _attempt(self, handler: Handler, tenant_id: str | None, claim: store.Claim) -> str:
         ctx = self._context(tenant_id, claim)
