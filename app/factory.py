@@ -113,5 +113,6 @@ def create_app(settings: Settings | None = None) -> SaasApp:
         mount(app, router, reads_on_loop=state.reads_on_loop)
     access.index(app.routes)
     # Static files come from static/ only: FastHTML's default would serve the working tree.
-    app.routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
+    # First in the table, so an asset is one match away instead of a walk past every route.
+    app.routes.insert(0, Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
     return app

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.routes.dev_login import DEV_ISSUER  # noqa: E402
 from app.settings import load_settings  # noqa: E402
-from bench.request_path import HELLO, wrk  # noqa: E402
+from bench.baseline import HELLO, wrk  # noqa: E402
 from tenants.catalog import Catalog  # noqa: E402
 from tenants.stamp import new_id, now  # noqa: E402
 from tests.support import postgres  # noqa: E402

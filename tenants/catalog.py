@@ -9,6 +9,7 @@ honest by the auth epoch (tenants/auth_cache.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -54,6 +55,10 @@ class Auth:
     role: str | None
     last_seen_at: str
     db: TenantDB | None = None  # set by the web app for tenant-scoped requests
+
+    def without_db(self) -> Auth:
+        """Who and where, without the request's handle (hashable: a cache key)."""
+        return dataclasses.replace(self, db=None) if self.db is not None else self
 
 
 # One query per request: session, user, the session's current tenant and the membership in it.

@@ -8,6 +8,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from tenants import sqlite_writers
+
 TENANT_ID = re.compile(r"^[a-z0-9]{8,40}$")
 
 
@@ -86,7 +88,8 @@ def create_engine(
         if path is not None
         else {"poolclass": sa.pool.StaticPool}  # one shared in-memory database
     )
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **pooling)
+    connect_args = {"check_same_thread": False, "factory": sqlite_writers.Connection}
+    engine = sa.create_engine(url, connect_args=connect_args, **pooling)
     sa.event.listen(engine, "connect", _sqlite_on_connect)
     sa.event.listen(engine, "begin", _sqlite_on_begin)
     return engine

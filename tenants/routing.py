@@ -49,6 +49,7 @@ class TenantDB(Database):
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._tables: dict[str, DBTable] = {}
         self._conn: sa.Connection | None = None
+        self.memo: dict[Any, Any] = {}  # values computed once per unit of work
 
     @property
     def conn(self) -> sa.Connection:

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tenants import raw
 from tenants.catalog import Catalog, token_hash
 from tenants.stamp import from_now, new_id, now
 
@@ -54,17 +55,15 @@ def create_endpoint(catalog: Catalog, tenant_id: str, source: str) -> tuple[str,
     return endpoint_id, token
 
 
-_ENDPOINT_FOR_TOKEN = _text("""
+_LIVE_ENDPOINT = """
     SELECT e.id, e.tenant_id, e.source FROM core_webhook_endpoints e
     JOIN core_tenants t ON t.id = e.tenant_id
-    WHERE e.token_hash = :hash AND e.revoked_at IS NULL AND t.status = 'active'""")
+    WHERE e.token_hash = :hash AND e.revoked_at IS NULL AND t.status = 'active'"""
 
 
 def endpoint_for_token(catalog: Catalog, token: str) -> dict[str, Any] | None:
     """The live endpoint behind a URL token, if its tenant is active; else None."""
-    with catalog.engine.connect() as conn:
-        row = conn.execute(_ENDPOINT_FOR_TOKEN, {"hash": token_hash(token)}).mappings().first()
-    return dict(row) if row else None
+    return catalog.row(_LIVE_ENDPOINT, hash=token_hash(token))
 
 
 def tenant_endpoints(catalog: Catalog, tenant_id: str) -> list[dict[str, Any]]:
@@ -138,16 +137,14 @@ def revoke_endpoint_secrets(conn: sa.Connection, endpoint_id: str) -> None:
 
 
 _LIVE = "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > :now)"
+_LIVE_SECRETS = f"""SELECT secret FROM webhook_secrets WHERE endpoint_id = :endpoint AND {_LIVE}
+                    ORDER BY created_at DESC, id"""
 
 
 def live_secrets(conn: sa.Connection, endpoint_id: str) -> list[str]:
     """Secrets that verify deliveries right now, newest first."""
-    rows = conn.execute(
-        _text(f"""SELECT secret FROM webhook_secrets WHERE endpoint_id = :endpoint AND {_LIVE}
-                    ORDER BY created_at DESC, id"""),
-        {"endpoint": endpoint_id, "now": now()},
-    )
-    return list(rows.scalars())
+    rows = raw.query(conn, _LIVE_SECRETS, {"endpoint": endpoint_id, "now": now()})
+    return [r["secret"] for r in rows]
 
 
 def secret_overview(conn: sa.Connection, endpoint_id: str) -> list[dict[str, Any]]:
@@ -182,11 +179,12 @@ def store_event(
     job_id: str,
 ) -> str | None:
     """Store a verified delivery; its id, or None if this event was stored before."""
-    row = conn.execute(
-        _text("""INSERT INTO webhook_events (id, endpoint_id, source, event_key, event_type,
-                                               payload, status, job_id, received_at)
-                   VALUES (:id, :endpoint, :source, :key, :type, :payload, 'received', :job, :t)
-                   ON CONFLICT (source, event_key) DO NOTHING RETURNING id"""),
+    rows = raw.query(
+        conn,
+        """INSERT INTO webhook_events (id, endpoint_id, source, event_key, event_type,
+                                       payload, status, job_id, received_at)
+           VALUES (:id, :endpoint, :source, :key, :type, :payload, 'received', :job, :t)
+           ON CONFLICT (source, event_key) DO NOTHING RETURNING id""",
         {
             "id": new_id(),
             "endpoint": endpoint_id,
@@ -197,25 +195,22 @@ def store_event(
             "job": job_id,
             "t": now(),
         },
-    ).first()
-    return row.id if row else None
+    )
+    return rows[0]["id"] if rows else None
 
 
 def get_event(conn: sa.Connection, event_id: str) -> dict[str, Any] | None:
-    row = (
-        conn.execute(_text("SELECT * FROM webhook_events WHERE id = :id"), {"id": event_id})
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
+    rows = raw.query(conn, "SELECT * FROM webhook_events WHERE id = :id", {"id": event_id})
+    return rows[0] if rows else None
 
 
 def mark_event(conn: sa.Connection, event_id: str, status: str, error: str | None = None) -> None:
     """Record what handling did: processed, ignored (no handler) or failed; or, with status
     'received', an error from an attempt that will be retried."""
-    conn.execute(
-        _text("""UPDATE webhook_events SET status = :status, error = :error, processed_at = :t
-                   WHERE id = :id"""),
+    raw.query(
+        conn,
+        """UPDATE webhook_events SET status = :status, error = :error, processed_at = :t
+           WHERE id = :id""",
         {
             "status": status,
             "error": error,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -291,24 +292,51 @@ def test_unchanged_blog_is_not_parsed_again(tmp_path, monkeypatch):
     assert len(calls) == 5
 
 
-def test_edited_added_and_removed_files_show_on_the_next_read(tmp_path, monkeypatch):
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_edited_added_and_removed_files_show_within_a_second(tmp_path, monkeypatch):
     calls = []
     real = blog_module.parse_post
     monkeypatch.setattr(blog_module, "parse_post", lambda *a: calls.append(a[1]) or real(*a))
     path = write(tmp_path, "post.md", title="Before")
     write(tmp_path, "other.md", title="Other", date="2024-01-01")
-    blog = Blog(tmp_path)
+    clock = Clock()
+    blog = Blog(tmp_path, clock=clock)
     assert blog.published().get("post").title == "Before"
 
     write(tmp_path, "post.md", title="After the edit")
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    clock.now += 0.5
+    assert blog.published().get("post").title == "Before"  # not looked at again yet
+    clock.now += 0.6
     assert blog.published().get("post").title == "After the edit"
     assert calls == ["other.md", "post.md", "post.md"]  # only the edited file again
 
     write(tmp_path, "new.md", title="New")
+    clock.now += 1.1
     assert blog.published().get("new").title == "New"
     (tmp_path / "post.md").unlink()
+    clock.now += 1.1
     assert blog.published().get("post") is None
+
+
+def test_the_directory_is_looked_at_once_a_second_at_most(tmp_path, monkeypatch):
+    write(tmp_path, "post.md", title="A post")
+    clock = Clock()
+    blog = Blog(tmp_path, clock=clock)
+    looks = []
+    real = os.scandir
+    monkeypatch.setattr(blog_module.os, "scandir", lambda d: looks.append(d) or real(d))
+    for _ in range(50):
+        blog.published()
+        clock.now += 0.05
+    assert len(looks) == 3  # at 0, 1.0 and 2.0 seconds: not once per read
 
 
 def test_fixing_a_bad_file_clears_its_error(tmp_path):
@@ -324,7 +352,7 @@ def test_fixing_a_bad_file_clears_its_error(tmp_path):
 def test_concurrent_readers_see_whole_states(tmp_path):
     for i in range(20):
         write(tmp_path, f"p{i}.md", title=f"P{i}", date=f"2025-01-{i + 1:02d}")
-    blog = Blog(tmp_path)
+    blog = Blog(tmp_path, clock=itertools.count(start=1e12).__next__)  # every read looks
     seen, failures = set(), []
 
     def read() -> None:

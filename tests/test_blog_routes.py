@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -33,6 +34,9 @@ def blog_dir(tmp_path) -> Path:
 @pytest.fixture
 def client(make_settings, blog_dir):
     app = create_app(make_settings(BLOG_DIR=str(blog_dir), BASE_URL=BASE))
+    # Tests write posts and read them at once: on this clock each read is a second after the
+    # last, so the blog looks at its files every time (in real time, at most once a second).
+    app.state.blog.clock = itertools.count(start=1e12).__next__
     test_client = TestClient(app, base_url="http://localhost")
     yield test_client
     test_client.close()

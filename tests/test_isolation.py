@@ -22,6 +22,7 @@ TENANT_PROBES = [
     ("POST", "/notes", {"tenant_id": "{tenant}", "body": "pwned"}),
     ("DELETE", "/notes/{note}", None),
     ("DELETE", "/notes/{note}?tenant_id={tenant}", None),
+    ("GET", "/dashboard/activity?tenant_id={tenant}", None),
     ("GET", "/settings/team?tenant_id={tenant}", None),
     ("GET", "/settings/danger?tenant_id={tenant}", None),
     ("GET", "/demo?tenant_id={tenant}", None),

@@ -21,7 +21,8 @@ def test_sign_in_lands_on_own_dashboard(client):
     assert page.status_code == 200
     assert "Ada&#x27;s workspace" in page.text or "Ada's workspace" in page.text
     assert "ada@example.com" in page.text
-    assert "tenant.provisioned" in page.text
+    assert 'hx-get="/dashboard/activity"' in page.text  # the activity comes next, on its own
+    assert "tenant.provisioned" in client.get("/dashboard/activity").text
 
 
 def test_signed_in_login_page_redirects_to_dashboard(client):
@@ -45,4 +46,4 @@ def test_notes_round_trip_and_inline_validation(client):
     assert "first &lt;b&gt;note&lt;/b&gt;" in added.text
     empty = client.post("/notes", data={"body": "   "}, headers=headers)
     assert "Write something first." in empty.text
-    assert client.get("/dashboard").text.count("first &lt;b&gt;note") == 1
+    assert client.get("/notes").text.count("first &lt;b&gt;note") == 1

@@ -48,8 +48,8 @@ def demo(make_settings):
 
 def wait_for_note(browser: httpx.Client, text: str) -> None:
     deadline = time.monotonic() + 10
-    while text not in browser.get("/dashboard").text:
-        assert time.monotonic() < deadline, f"no note {text!r} on the dashboard"
+    while text not in browser.get("/notes").text:
+        assert time.monotonic() < deadline, f"no note {text!r} on the notes page"
         time.sleep(0.1)
 
 

@@ -57,7 +57,7 @@ def test_send_test_event_goes_through_the_real_receiver(app, client):
     assert counts(app, tenant) == {"events": 1, "jobs": 1, "notes": 1}
     deliveries = client.get("/settings/webhooks/deliveries", headers={"HX-Request": "true"}).text
     assert "processed" in deliveries and "hx-trigger" not in deliveries  # nothing left to wait for
-    assert "Webhook: Test event from settings" in client.get("/dashboard").text
+    assert "Webhook: Test event from settings" in client.get("/notes").text
 
 
 def test_the_test_event_needs_a_live_secret(app, client):

@@ -115,7 +115,7 @@ def test_a_signed_delivery_is_stored_acknowledged_and_handled(app, ada):
         assert db.q("SELECT body FROM notes WHERE author_id = 'webhook'") == [
             {"body": "Webhook: Hello there"}
         ]
-    assert "Webhook: Hello there" in client.get("/dashboard").text
+    assert "Webhook: Hello there" in client.get("/notes").text
 
 
 def _refusals(path: str, secret: str):

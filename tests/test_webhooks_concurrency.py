@@ -67,7 +67,7 @@ def test_concurrent_copies_against_the_real_server_are_processed_once(settings):
         messages = sorted(r.json()["message"] for r in responses)
         assert messages.count("received") == 1
         deadline = time.monotonic() + 20
-        while "Webhook: once" not in browser.get("/dashboard").text:
+        while "Webhook: once" not in browser.get("/notes").text:
             assert time.monotonic() < deadline, "the event was never handled"
             time.sleep(0.1)
 

@@ -15,8 +15,6 @@ import hashlib
 import time
 from typing import Any, cast
 
-import sqlalchemy as sa
-
 from app.webhooks.inbound import webhook_handler
 from app.work.jobs import JobContext, job_handler
 from tenants.routing import TenantDB
@@ -30,10 +28,13 @@ def _note_id(*parts: str) -> str:
 
 
 def _add_note(ctx: JobContext, note_id: str, body: str, author: str) -> None:
-    cast(TenantDB, ctx.db).execute(  # a tenant job: it has one
-        sa.text("""INSERT INTO notes (id, body, author_id, created_at)
-                   VALUES (:id, :body, :author, :t) ON CONFLICT (id) DO NOTHING"""),
-        {"id": note_id, "body": body[:NOTE_MAX], "author": author, "t": now()},
+    cast(TenantDB, ctx.db).q(  # a tenant job: it has one
+        """INSERT INTO notes (id, body, author_id, created_at)
+           VALUES (:id, :body, :author, :t) ON CONFLICT (id) DO NOTHING""",
+        id=note_id,
+        body=body[:NOTE_MAX],
+        author=author,
+        t=now(),
     )
 
 

@@ -14,9 +14,10 @@
     ---
     The post, in Markdown.
 
-Every read lists the directory and stats each file; a file is parsed again only when its
-modification time, size or inode changed. So an unchanged blog costs no parsing, and an
-added or edited post shows on the next request without a restart. A file with bad front
+A read lists the directory and stats each file, at most once a second; a file is parsed
+again only when its modification time, size or inode changed. So an unchanged blog costs no
+parsing and almost no system calls, and an added or edited post shows within a second
+without a restart. A file with bad front
 matter is skipped and reported (with its name) in the log and by `Blog.refresh()`.
 
 Readers only ever see a `Published`: the posts visible at one moment, which never
@@ -36,6 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from time import monotonic
 from typing import Any, NamedTuple, TypeVar
 
 import frontmatter
@@ -43,6 +45,7 @@ import yaml
 
 from app.lib.markdown import Heading, render_markdown, slugify
 
+RECHECK_SECONDS = 1.0  # look at the directory at most this often
 logger = logging.getLogger(__name__)
 
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -215,19 +218,20 @@ class _Loaded:
 class Blog:
     """The posts of one directory. Safe to share between threads."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, directory: Path, clock: Callable[[], float] = monotonic) -> None:
+        self.directory, self.clock = directory, clock
         self._lock = threading.Lock()
         self._loaded = _Loaded({}, (), ())
         self._seen: dict[str, _Stamp] = {}
         self._published: tuple[_Loaded, int, Published] | None = None
+        self._checked = -RECHECK_SECONDS  # clock() of the last look at the files
 
     def refresh(self) -> list[PostError]:
         """Re-read changed files; return the files that could not be loaded, and why.
 
         Call it at startup to log bad posts before anyone asks for them.
         """
-        return list(self._refresh().errors)
+        return list(self._refresh(force=True).errors)
 
     def published(self, now: datetime | None = None) -> Published:
         """The posts visible at `now` (default: the current time), after a refresh."""
@@ -241,13 +245,17 @@ class Blog:
             cached = self._published = (loaded, first, Published(visible))
         return cached[2]
 
-    def _refresh(self) -> _Loaded:
+    def _refresh(self, force: bool = False) -> _Loaded:
+        moment = self.clock()
+        if not force and moment - self._checked < RECHECK_SECONDS:
+            return self._loaded  # looked less than a second ago: a change shows within one
         stamps = self._stamps()
         if stamps != self._seen:
             with self._lock:
                 if stamps != self._seen:  # another thread may have just done it
                     self._loaded = self._reload(stamps)
                     self._seen = stamps
+        self._checked = moment  # only now: until then, others look for themselves
         return self._loaded
 
     def _stamps(self) -> dict[str, _Stamp]:

@@ -51,6 +51,7 @@ from starlette.responses import RedirectResponse
 from app.ui.components import CsrfField, SettingsTabs, When
 from app.ui.layout import Page
 from app.web.audit import record
+from app.web.mount import writes
 from app.web.permissions import can, require
 from app.web.signin import client_ip
 from app.work.in_request import jobs_for
@@ -176,6 +177,7 @@ def export_row(req: Request, auth, job_id: str):
 
 
 @tenant_rt.get("/account/exports/{job_id}/download")
+@writes  # the download is audited
 def download_export(req: Request, auth, job_id: str):
     job = _export(req, auth, job_id)
     if job["status"] != "completed":

@@ -79,8 +79,8 @@ class View:
 
     title: str
     description: str
-    body: NotStr  # rendered once; head tags stay components, so FastHTML moves them to <head>
-    head: tuple
+    body: NotStr  # rendered once, like the head tags
+    head: tuple[NotStr, ...]
 
 
 def BlogPage(req: Request, view: View):
@@ -200,7 +200,7 @@ def post_view(published: Published, post: Post, base_url: str) -> View:
             blog_posting(post.title, post.description, url, info, site_name=APP_NAME, image=image)
         ),
     )
-    return View(post.title, post.description, NotStr(to_xml(body)), head)
+    return View(post.title, post.description, NotStr(to_xml(body)), (NotStr(to_xml(head)),))
 
 
 def listing_view(published: Published, tag: Tag | None, page: int, base_url: str) -> View:
@@ -230,7 +230,7 @@ def listing_view(published: Published, tag: Tag | None, page: int, base_url: str
         FeedLink("/rss.xml", BLOG_TITLE),
         *PageHead(title, description, url, site_name=APP_NAME),
     )
-    return View(title, description, NotStr(to_xml(body)), head)
+    return View(title, description, NotStr(to_xml(body)), (NotStr(to_xml(head)),))
 
 
 def sitemap_document(published: Published, base_url: str) -> bytes:

@@ -51,6 +51,7 @@ from app.syncs.sources import (
 from app.syncs.spec import SyncSpec
 from app.ui.components import Toasts
 from app.ui.layout import Page
+from app.web.mount import writes
 from tenants.stamp import now
 
 rt = APIRouter()
@@ -250,6 +251,7 @@ def SyncPanel(req: Request, auth):
 
 
 @rt("/sync")
+@writes  # the default sources are made on first view
 def sync_page(req: Request, auth):
     return Page(req, "Data sync", H1("Data sync"), SyncPanel(req, auth))
 

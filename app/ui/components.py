@@ -1,15 +1,29 @@
-"""Small components shared by several areas: forms that change state, toasts, times, the
-workspace switcher and the settings tabs. Area-specific components live with their routes."""
+"""Small components shared by several areas: forms that change state, toasts, times and the
+settings tabs. Area-specific components live with their routes."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
-from fasthtml.common import A, Button, Details, Div, Form, Hidden, Li, Nav, Small, Summary, Time, Ul
+from fasthtml.common import A, Button, Div, Form, Hidden, Li, Nav, NotStr, Small, Time, Ul, to_xml
 from starlette.requests import Request
 
 from app.web.security import CSRF_FIELD, csrf_token
-from tenants.catalog import Auth
+
+
+def rendered_once(component: Callable[..., Any]) -> Callable[..., NotStr]:
+    """A component whose markup depends only on its (hashable) arguments, rendered once per
+    set of arguments (building FT costs tens of microseconds an element; a page many requests
+    share should not pay that each time)."""
+
+    @functools.wraps(component)
+    @functools.lru_cache(maxsize=1024)
+    def render(*args: Any) -> NotStr:
+        return NotStr(to_xml(component(*args)))
+
+    return render
 
 
 def CsrfField(req: Request):
@@ -36,24 +50,6 @@ def When(stamp: str | None):
     if not stamp:
         return Small("—")
     return Time(stamp[:16].replace("T", " "), datetime=stamp)
-
-
-def TenantSwitcher(req: Request, auth: Auth):
-    """For the navigation: the current workspace, and the others to switch to."""
-    others = [
-        m for m in req.app.state.catalog.memberships(auth.user_id) if m["id"] != auth.tenant_id
-    ]
-    return Details(
-        Summary(auth.tenant_name or "Workspaces"),
-        Ul(
-            *[
-                Li(PostButton(req, m["name"], f"/tenants/{m['id']}/switch", cls="outline"))
-                for m in others
-            ],
-            Li(A("All workspaces", href="/tenants")),
-        ),
-        cls="dropdown",
-    )
 
 
 SETTINGS_TABS = (

@@ -20,7 +20,16 @@ from typing import Any
 
 from fasthtml.common import APIRouter, FastHTML
 
+from tenants.sqlite_writers import on_event_loop
+
 READS = ({"get"}, {"get", "head"})
+
+
+def writes(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a GET handler that writes (an audit entry, a row made on first view): it keeps
+    its worker thread. A write from an unmarked one is refused with an error naming it."""
+    handler.__writes__ = True  # type: ignore[attr-defined]
+    return handler
 
 
 def mount(app: FastHTML, router: APIRouter, *, reads_on_loop: bool) -> None:
@@ -28,7 +37,8 @@ def mount(app: FastHTML, router: APIRouter, *, reads_on_loop: bool) -> None:
     if type(router).to_app is not APIRouter.to_app:  # a router that mounts itself (raw routes)
         return router.to_app(app)
     for func, path, methods, name, include_in_schema, body_wrap in router.routes:
-        if reads_on_loop and _reads_only(methods) and not inspect.iscoroutinefunction(func):
+        plain = not inspect.iscoroutinefunction(func) and not getattr(func, "__writes__", False)
+        if reads_on_loop and plain and _reads_only(methods):
             func = _on_loop(func)
         app._add_route(func, path, methods, name, include_in_schema, body_wrap)
     for args in router.wss:
@@ -46,8 +56,14 @@ def _on_loop(func: Callable[..., Any]) -> Callable[..., Any]:
     """`func` as a coroutine function with the same signature (FastHTML reads it through
     `__wrapped__` to fill the parameters), so FastHTML calls it inline."""
 
+    name = f"{func.__module__}.{func.__qualname__}"
+
     @functools.wraps(func)
     async def inline(*args: Any, **kwargs: Any) -> Any:
-        return func(*args, **kwargs)
+        marker = on_event_loop.set(name)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            on_event_loop.reset(marker)
 
     return inline

@@ -28,14 +28,16 @@ def can(auth, resource: str, action: str) -> bool:
     on a page outside the tenant: signed-in-only routes have no tenant database)."""
     if auth.role not in ROLES or auth.db is None:
         return False
-    found = auth.db.q(
-        """SELECT 1 AS ok FROM core_permissions
-           WHERE role = :role AND resource = :resource AND action = :action""",
-        role=auth.role,
-        resource=resource,
-        action=action,
-    )
-    return bool(found)
+    return (resource, action) in _granted(auth.db, auth.role)
+
+
+def _granted(db, role: str) -> frozenset[tuple[str, str]]:
+    """The role's permissions, read once per unit of work (a page asks several times)."""
+    key = ("permissions", role)
+    if key not in db.memo:
+        rows = db.q("SELECT resource, action FROM core_permissions WHERE role = :r", r=role)
+        db.memo[key] = frozenset((row["resource"], row["action"]) for row in rows)
+    return db.memo[key]
 
 
 def require(auth, resource: str, action: str) -> None:

@@ -1,4 +1,5 @@
-"""Every background handler of the app, registered once at startup (app/factory.py).
+"""Every background handler of the app, registered once at startup (app/factory.py):
+jobs by type name, webhook handlers by source and event type.
 
 A job is found by its type name when it runs, so the name is part of the data: rename a
 handler's function freely, never its name here while such jobs may still be queued.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from app.syncs.jobs import SYNC_JOB
 from app.syncs.runner import run_sync
-from app.webhooks.inbound import PROCESS_JOB, process_event
+from app.webhooks.inbound import PROCESS_JOB, WebhookHandler, process_event, webhook_handler
 from app.work import email, lifecycle
 from app.work.jobs import Handler, job_handler
 
@@ -22,6 +23,12 @@ JOBS: dict[str, Handler] = {
 }
 
 
+# (source, event type) -> handler; event type "*" catches the source's other events
+WEBHOOKS: dict[tuple[str, str], WebhookHandler] = {}
+
+
 def register_handlers() -> None:
     for name, handler in JOBS.items():
         job_handler(name)(handler)
+    for (source, event_type), webhook in WEBHOOKS.items():
+        webhook_handler(source, event_type)(webhook)
