@@ -22,16 +22,15 @@ from fasthtml.common import (
     Select,
     Small,
 )
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.ui.components import SettingsTabs, Toasts
 from app.ui.layout import Page
+from app.web.permissions import can, require
 from app.web.signin import client_ip
 from tenants.stamp import now
 
 rt = APIRouter()
-EDITORS = ("owner", "admin")
 CURRENCIES = (
     "USD",
     "EUR",
@@ -95,7 +94,7 @@ def SettingsForm(values: dict, errors: dict | None = None, editable: bool = True
             ),
             Button("Save", type="submit")
             if editable
-            else Small("Only owners and admins can change these."),
+            else Small("Your role cannot change these."),
             disabled=not editable,
         ),
         hx_post="/settings",
@@ -131,14 +130,13 @@ def settings_page(req: Request, auth):
         "Settings",
         H1("Settings"),
         SettingsTabs("/settings"),
-        Article(SettingsForm(_current(auth), editable=auth.role in EDITORS)),
+        Article(SettingsForm(_current(auth), editable=can(auth, "settings", "edit"))),
     )
 
 
 @rt.post("/settings")
 def save_settings(req: Request, auth, data: dict):
-    if auth.role not in EDITORS:
-        raise HTTPException(403, "Only owners and admins can change settings.")
+    require(auth, "settings", "edit")
     values, errors = validate(data)
     if errors:
         return SettingsForm(values, errors)

@@ -51,11 +51,11 @@ from app.syncs.sources import (
 from app.syncs.spec import SyncSpec
 from app.ui.components import Toasts
 from app.ui.layout import Page
+from app.web.permissions import can, require
 from tenants.sql import count_by, paginate
 from tenants.stamp import now
 
 rt = APIRouter()
-EDITORS = ("owner", "admin")
 ROWS_PER_PAGE = 20
 STATUS_LABELS = {
     "idle": "Never synced",
@@ -80,8 +80,9 @@ def _source_or_404(auth, source_id: str) -> tuple[dict, SyncSpec]:
 # --- components --------------------------------------------------------------------------
 
 
-def SyncStatus(source: dict):
-    """Status, progress and actions. While a sync runs it polls itself every second."""
+def SyncStatus(source: dict, runnable: bool = True):
+    """Status, progress and the actions `runnable` allows. While a sync runs it polls itself
+    every second."""
     sid, running = source["id"], in_progress(source)
     fetched, total = source["run_fetched"], source["run_total"]
     progress = ""
@@ -91,7 +92,9 @@ def SyncStatus(source: dict):
         f"{source['run_pages']} pages · {fetched:,} rows fetched · "
         f"{source['run_written']:,} new or changed"
     )
-    if running:
+    if not runnable:
+        actions = ""
+    elif running:
         actions = Button("Cancel", hx_post=f"/sync/{sid}/cancel", cls="secondary outline")
     else:
         actions = Form(
@@ -219,8 +222,8 @@ def SourceCard(req: Request, auth, source: dict):
     spec = SPECS[source["kind"]]
     return Article(
         H2(source["name"]),
-        SyncStatus(source),
-        ScheduleForm(source, editable=auth.role in EDITORS),
+        SyncStatus(source, can(auth, "sync", "run")),
+        ScheduleForm(source, editable=can(auth, "sync", "manage")),
         SyncedRows(auth.db, spec, source["id"]),
         id=f"sync-source-{source['id']}",
     )
@@ -248,14 +251,16 @@ def sync_page(req: Request, auth):
 @rt("/sync/{source_id}/status")
 def sync_status(auth, source_id: str):
     source, spec = _source_or_404(auth, source_id)
+    status = SyncStatus(source, can(auth, "sync", "run"))
     if in_progress(source):
-        return SyncStatus(source)
+        return status
     # Finished: stop polling and refresh the rows the run brought in.
-    return SyncStatus(source), SyncedRows(auth.db, spec, source_id)(hx_swap_oob="true")
+    return status, SyncedRows(auth.db, spec, source_id)(hx_swap_oob="true")
 
 
 @rt("/sync/{source_id}/run", methods=["post"])
 def sync_run(req: Request, auth, source_id: str, mode: str = ""):
+    require(auth, "sync", "run")
     source, _ = _source_or_404(auth, source_id)
     if mode not in MODES:
         raise HTTPException(400, "Choose a sync now or a full resync.")
@@ -276,6 +281,7 @@ def sync_run(req: Request, auth, source_id: str, mode: str = ""):
 
 @rt("/sync/{source_id}/cancel", methods=["post"])
 def sync_cancel(req: Request, auth, source_id: str):
+    require(auth, "sync", "run")
     source, _ = _source_or_404(auth, source_id)
     if not in_progress(source) or not cancel_sync(req, auth.tenant_id, source["job_id"]):
         return SyncStatus(source), Toasts("That sync has already finished.")
@@ -291,9 +297,8 @@ def sync_rows(auth, source_id: str, page: str = "1"):
 
 @rt("/sync/{source_id}/schedule", methods=["post"])
 def sync_schedule(auth, source_id: str, schedule: str = ""):
+    require(auth, "sync", "manage")
     source, _ = _source_or_404(auth, source_id)
-    if auth.role not in EDITORS:
-        raise HTTPException(403, "Only owners and admins can change the schedule.")
     if schedule not in SCHEDULES:
         return ScheduleForm(source, error=f"Choose one of: {', '.join(SCHEDULES)}.")
     set_schedule(auth.db, source_id, schedule)

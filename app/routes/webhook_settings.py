@@ -43,12 +43,12 @@ from starlette.requests import Request
 from app.ui.components import SettingsTabs, Toasts
 from app.ui.layout import Page
 from app.web.audit import record
+from app.web.permissions import can, require
 from app.webhooks.inbound import SOURCES, accept, test_delivery
 from app.work.jobs import jobs_for
 from tenants import webhooks as store
 
 rt = APIRouter()
-MANAGERS = ("owner", "admin")
 ROTATION_GRACE = timedelta(hours=24)
 DELIVERIES_SHOWN = 20
 PANEL = "#webhooks-panel"
@@ -167,7 +167,7 @@ def Deliveries(events: list[dict]):
 def WebhooksPanel(req: Request, auth, shown_once=None):
     """The settings section: endpoints, secrets, recent deliveries."""
     catalog, conn = req.app.state.catalog, auth.db.conn
-    can_manage = auth.role in MANAGERS
+    can_manage = can(auth, "webhooks", "manage")
     endpoints = store.tenant_endpoints(catalog, auth.tenant_id)
     cards = [
         EndpointCard(req, e, store.secret_overview(conn, e["id"]), can_manage) for e in endpoints
@@ -186,11 +186,6 @@ def WebhooksPanel(req: Request, auth, shown_once=None):
         Deliveries(store.recent_events(conn, DELIVERIES_SHOWN)),
         id="webhooks-panel",
     )
-
-
-def _manager(auth) -> None:
-    if auth.role not in MANAGERS:
-        raise HTTPException(403, "Only owners and admins can manage webhooks.")
 
 
 def _endpoint(req: Request, auth, endpoint_id: str) -> dict:
@@ -218,7 +213,7 @@ def deliveries(auth):
 
 @rt.post("/settings/webhooks")
 def create_endpoint(req: Request, auth, source: str = ""):
-    _manager(auth)
+    require(auth, "webhooks", "manage")
     if source not in SOURCES:
         raise HTTPException(400, "Choose a source from the list.")
     created = store.create_endpoint(req.app.state.catalog, auth.tenant_id, source)
@@ -234,7 +229,7 @@ def create_endpoint(req: Request, auth, source: str = ""):
 
 @rt.post("/settings/webhooks/{endpoint_id}/rotate")
 def rotate_secret(req: Request, auth, endpoint_id: str):
-    _manager(auth)
+    require(auth, "webhooks", "manage")
     endpoint = _endpoint(req, auth, endpoint_id)
     grace = ROTATION_GRACE.total_seconds()
     _, secret = store.rotate_secret(auth.db.conn, endpoint["id"], grace)
@@ -249,7 +244,7 @@ def rotate_secret(req: Request, auth, endpoint_id: str):
 
 @rt.post("/settings/webhooks/secrets/{secret_id}/revoke")
 def revoke_secret(req: Request, auth, secret_id: str):
-    _manager(auth)
+    require(auth, "webhooks", "manage")
     endpoint_id = store.secret_endpoint(auth.db.conn, secret_id)
     if endpoint_id is None:
         raise HTTPException(404)
@@ -261,7 +256,7 @@ def revoke_secret(req: Request, auth, secret_id: str):
 
 @rt.post("/settings/webhooks/{endpoint_id}/revoke")
 def revoke_endpoint(req: Request, auth, endpoint_id: str):
-    _manager(auth)
+    require(auth, "webhooks", "manage")
     endpoint = _endpoint(req, auth, endpoint_id)
     store.revoke_endpoint(req.app.state.catalog, auth.tenant_id, endpoint["id"])
     store.revoke_endpoint_secrets(auth.db.conn, endpoint["id"])
@@ -273,7 +268,7 @@ def revoke_endpoint(req: Request, auth, endpoint_id: str):
 @rt.post("/settings/webhooks/{endpoint_id}/test")
 def send_test_event(req: Request, auth, endpoint_id: str):
     """Sign a sample event with the newest secret and put it through the real receiver."""
-    _manager(auth)
+    require(auth, "webhooks", "manage")
     endpoint = _endpoint(req, auth, endpoint_id)
     secrets = store.live_secrets(auth.db.conn, endpoint["id"])
     if not secrets:
