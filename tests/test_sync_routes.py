@@ -3,8 +3,10 @@ fragments show it, the schedule can be set, and another tenant's ids are not fou
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 
@@ -194,3 +196,35 @@ def test_demo_graphql_endpoint_is_absent_in_production(settings):
     assert demo_routes.rt.routes and demo_routes.public_rt.routes
     in_production = {route.path for route in create_app(production).routes}
     assert not {p for p in in_production if p.startswith("/demo")}
+
+
+def test_sync_reads_answer_get_only(client, store):
+    """Issue 16 item 19: a bare `@rt(path)` answers POST as well; these are reads."""
+    headers, source_id = signed_in(client, "ada@example.com")
+    for path in ("/sync", f"/sync/{source_id}/status", f"/sync/{source_id}/rows"):
+        assert client.get(path, headers=headers).status_code == 200, path
+        assert client.post(path, headers=headers).status_code == 405, path
+
+
+def test_every_route_declares_its_methods():
+    """A router called as `@rt("/path")` without `methods=` answers GET and POST; every route
+    in app/ says which methods it takes (`@rt.get`, `@rt.post`, ... or `methods=[...]`)."""
+    bare = []
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted((root / "app").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        routers = {  # names bound to `APIRouter()` in this module
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+            if getattr(node.value.func, "id", "") == "APIRouter"
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(tree):
+            for decorator in getattr(node, "decorator_list", []):
+                called = isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Name)
+                if called and decorator.func.id in routers:
+                    if not any(k.arg == "methods" for k in decorator.keywords):
+                        bare.append(f"{path.relative_to(root)}:{decorator.lineno}")
+    assert not bare, f"routes without declared methods: {bare}"

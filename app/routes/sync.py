@@ -243,12 +243,12 @@ def SyncPanel(req: Request, auth):
 # --- routes ------------------------------------------------------------------------------
 
 
-@rt("/sync")
+@rt.get("/sync")
 def sync_page(req: Request, auth):
     return Page(req, "Data sync", H1("Data sync"), SyncPanel(req, auth))
 
 
-@rt("/sync/{source_id}/status")
+@rt.get("/sync/{source_id}/status")
 def sync_status(auth, source_id: str):
     source, spec = _source_or_404(auth, source_id)
     status = SyncStatus(source, can(auth, "sync", "run"))
@@ -258,7 +258,7 @@ def sync_status(auth, source_id: str):
     return status, SyncedRows(auth.db, spec, source_id)(hx_swap_oob="true")
 
 
-@rt("/sync/{source_id}/run", methods=["post"])
+@rt.post("/sync/{source_id}/run")
 def sync_run(req: Request, auth, source_id: str, mode: str = ""):
     require(auth, "sync", "run")
     source, _ = _source_or_404(auth, source_id)
@@ -279,7 +279,7 @@ def sync_run(req: Request, auth, source_id: str, mode: str = ""):
     return SyncStatus(starting), task
 
 
-@rt("/sync/{source_id}/cancel", methods=["post"])
+@rt.post("/sync/{source_id}/cancel")
 def sync_cancel(req: Request, auth, source_id: str):
     require(auth, "sync", "run")
     source, _ = _source_or_404(auth, source_id)
@@ -288,14 +288,14 @@ def sync_cancel(req: Request, auth, source_id: str):
     return SyncStatus(source), Toasts("Stopping after the current page.")
 
 
-@rt("/sync/{source_id}/rows")
+@rt.get("/sync/{source_id}/rows")
 def sync_rows(auth, source_id: str, page: str = "1"):
     _, spec = _source_or_404(auth, source_id)
     number = int(page) if page.isdigit() and len(page) < 7 else 1
     return SyncedRows(auth.db, spec, source_id, number)
 
 
-@rt("/sync/{source_id}/schedule", methods=["post"])
+@rt.post("/sync/{source_id}/schedule")
 def sync_schedule(auth, source_id: str, schedule: str = ""):
     require(auth, "sync", "manage")
     source, _ = _source_or_404(auth, source_id)
