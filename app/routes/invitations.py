@@ -200,6 +200,7 @@ def _send(req: Request, auth: Auth, email: str, role: str, token: str) -> tuple[
         "email.send",
         template="invitation",
         to=email,
+        workspace=auth.tenant_id,
         variables={
             "inviter_name": auth.name or auth.email,
             "tenant_name": auth.tenant_name,
