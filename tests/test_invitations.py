@@ -7,8 +7,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.lib.email import outbox_for
+from app.routes.invitations import EMAIL_MAX
 from tests.conftest import dev_sign_in
-from tests.support.html import csrf_from
+from tests.support.html import csrf_from, field_values
 from tests.test_team import (
     LINK,
     app_with,  # noqa: F401 (a fixture)
@@ -205,6 +206,19 @@ def test_the_mismatch_policy_can_refuse(app_with):  # noqa: F811 (the fixture)
         "Ivan <ivan@example.com>",
         "ivan@example.com, eve@example.com",
         "x" * 250 + "@example.com",
+        # Issue 16 item 2: these gave 500 (a HeaderParseError escaped the parser) ...
+        "@example.com",
+        "a@@example.com",
+        "<script>x</script>",
+        "[link](https://evil.example)",
+        # ... and these were accepted, though no mail provider takes them.
+        '"a b"@example.com',
+        "a@b",
+        "a@[127.0.0.1]",
+        "ivan@localhost",
+        "ivan@example..com",
+        "ivan\x00@example.com",
+        "jörg@example.com",  # needs SMTPUTF8, which not every mail server speaks
     ],
 )
 def test_a_bad_address_is_refused_inline(app, client, email):
@@ -213,8 +227,28 @@ def test_a_bad_address_is_refused_inline(app, client, email):
         "/invitations", data={"email": email, "role": "member"}, headers=hx(client)
     )
     assert response.status_code == 200 and "Enter one email address" in response.text
+    assert 'aria-invalid="true"' in response.text and "Traceback" not in response.text
+    if len(email) <= EMAIL_MAX and "\r" not in email:  # what was typed stays
+        assert field_values(response.text)["email"] == email
     assert app.state.catalog.rows("SELECT id FROM core_invitations") == []
     assert outbox_for(app.state.settings).ids() == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("Ivan@Example.COM", "ivan@example.com"),
+        ("  ivan.petrov+team@mail.example.org ", "ivan.petrov+team@mail.example.org"),
+        ("ada@Bücher.example", "ada@xn--bcher-kva.example"),
+    ],
+)
+def test_a_good_address_is_invited_as_a_provider_spells_it(app, client, typed, stored):
+    dev_sign_in(client, "olive@example.com")
+    response = client.post(
+        "/invitations", data={"email": typed, "role": "member"}, headers=hx(client)
+    )
+    assert response.status_code == 200 and f"Invitation sent to {stored}" in response.text
+    assert app.state.catalog.rows("SELECT email FROM core_invitations") == [{"email": stored}]
 
 
 def test_members_and_open_invitations_are_not_invited_twice(app, client, new_client):

@@ -48,7 +48,7 @@ from fasthtml.common import (
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.lib.email_send import parse_recipient
+from app.lib.email_send import normalize_address
 from app.ui.components import CsrfField, PostButton, SettingsTabs, Toasts, When
 from app.ui.layout import Page
 from app.web.audit import record
@@ -211,18 +211,6 @@ def _send(req: Request, auth: Auth, email: str, role: str, token: str) -> tuple[
     )
 
 
-def _address(raw: str) -> str | None:
-    """The lower-case address if `raw` is one plain email address, else None."""
-    raw = raw.strip()
-    if not raw or len(raw) > EMAIL_MAX:
-        return None
-    try:
-        address = parse_recipient(raw)
-    except ValueError:
-        return None
-    return address.addr_spec.lower() if address.addr_spec == raw else None
-
-
 @rt.get("/settings/team")
 def team_page(req: Request, auth):
     require(auth, "members", "manage")
@@ -246,9 +234,10 @@ def invite(req: Request, auth, email: str = "", role: str = "member"):
         raise HTTPException(400, "Choose a role from the list.")
     if role not in among:
         raise HTTPException(403, f"Only an owner can invite an {role}.")
-    address = _address(email)
-    if address is None:
-        error = "Enter one email address, like colleague@example.com."
+    try:
+        address = normalize_address(email.strip())
+    except ValueError as e:
+        error = f"Enter one email address, like colleague@example.com. {e}"
         return InvitationsPanel(req, auth, InviteForm(among, email[:EMAIL_MAX], role, error))
     catalog = req.app.state.catalog
     try:
