@@ -141,7 +141,7 @@ def snapshot(app, tenant_id: str) -> dict:
     catalog = app.state.catalog
     with app.state.databases.handle(tenant_id) as db:
         tenant_side = {
-            table: db.q(f"SELECT * FROM {table} ORDER BY 1")  # noqa: S608 (names from this list)
+            table: db.q(f"SELECT * FROM {table} ORDER BY 1")
             for table in (
                 "notes",
                 "core_settings",

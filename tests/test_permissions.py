@@ -220,7 +220,9 @@ def test_every_route_and_role_gets_what_the_permission_table_says(
             response = browser.request(row.method, path, data=data or None, headers=hx(browser))
             expected = row.expected(role, granted)
             if response.status_code != expected or "Traceback" in response.text:
-                wrong.append(f"{role} {row.method} {row.path}: {response.status_code}, not {expected}")
+                wrong.append(
+                    f"{role} {row.method} {row.path}: {response.status_code}, not {expected}"
+                )
     assert not wrong, "\n".join(wrong)
 
 

@@ -86,7 +86,11 @@ def test_sign_in_credentials_without_app_env_get_the_production_checks():
         load_settings(env=env, env_file=None)
     assert "SECRET_KEY is missing" in str(refused.value)
     assert "BASE_URL must be https" in str(refused.value)
-    only_id = {"GOOGLE_CLIENT_ID": "id", "SECRET_KEY": GOOD_PRODUCTION["SECRET_KEY"], "BASE_URL": "https://a.example"}
+    only_id = {
+        "GOOGLE_CLIENT_ID": "id",
+        "SECRET_KEY": GOOD_PRODUCTION["SECRET_KEY"],
+        "BASE_URL": "https://a.example",
+    }
     with pytest.raises(SettingsError, match="GOOGLE_CLIENT_SECRET is missing"):
         load_settings(env=only_id, env_file=None)
     unset = {k: v for k, v in GOOD_PRODUCTION.items() if k != "APP_ENV"}
@@ -153,7 +157,7 @@ def test_production_takes_keys_made_as_the_docs_say():
         ("", "", "http://localhost:5001"),
         ("", "6001", "http://localhost:6001"),
         ("127.0.0.1", "6001", "http://localhost:6001"),
-        ("0.0.0.0", "8080", "http://localhost:8080"),  # noqa: S104 (listening everywhere)
+        ("0.0.0.0", "8080", "http://localhost:8080"),
         ("192.168.1.20", "6001", "http://192.168.1.20:6001"),
         ("app.internal", "7000", "http://app.internal:7000"),
         ("::1", "6001", "http://localhost:6001"),

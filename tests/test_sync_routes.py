@@ -224,7 +224,7 @@ def test_every_route_declares_its_methods():
         for node in ast.walk(tree):
             for decorator in getattr(node, "decorator_list", []):
                 called = isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Name)
-                if called and decorator.func.id in routers:
-                    if not any(k.arg == "methods" for k in decorator.keywords):
-                        bare.append(f"{path.relative_to(root)}:{decorator.lineno}")
+                declared = called and any(k.arg == "methods" for k in decorator.keywords)
+                if called and decorator.func.id in routers and not declared:
+                    bare.append(f"{path.relative_to(root)}:{decorator.lineno}")
     assert not bare, f"routes without declared methods: {bare}"

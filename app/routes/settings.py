@@ -92,9 +92,7 @@ def SettingsForm(values: dict, errors: dict | None = None, editable: bool = True
                 ),
                 errors.get("currency"),
             ),
-            Button("Save", type="submit")
-            if editable
-            else Small("Your role cannot change these."),
+            Button("Save", type="submit") if editable else Small("Your role cannot change these."),
             disabled=not editable,
         ),
         hx_post="/settings",
