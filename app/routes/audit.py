@@ -90,7 +90,7 @@ def _search(
     if filters["since"]:
         where.append("a.at >= :since")
         params["since"] = filters["since"].isoformat()
-    if filters["until"]:  # the whole day: everything before the next one
+    if filters["until"] and filters["until"] < date.max:  # the whole day: before the next
         where.append("a.at < :until")
         params["until"] = (filters["until"] + timedelta(days=1)).isoformat()
     clause = " AND ".join(where)
