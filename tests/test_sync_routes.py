@@ -184,6 +184,33 @@ def test_demo_graphql_endpoint_answers_queries(client):
     assert client.post("/demo/graphql", json={"query": query}).status_code == 403  # CSRF
 
 
+def test_demo_graphql_endpoint_takes_a_form_body(client):
+    """Issue 16 item 6: a form POST gave 500 (the CSRF check had read the body already)."""
+    dev_sign_in(client, "ada@example.com")
+    token = page_csrf(client)
+    query = "{ orders(first: 3) { nodes { id } } }"
+    response = client.post("/demo/graphql", data={"query": query, "csrf_token": token})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["data"]["orders"]["nodes"]) == 3
+    mutation = "mutation($n: Int!) { touchOrders(count: $n) { id } }"
+    changed = client.post(
+        "/demo/graphql",
+        data={"query": mutation, "variables": '{"n": 2}'},
+        headers={"X-CSRF-Token": token},
+    )
+    assert changed.status_code == 200 and len(changed.json()["data"]["touchOrders"]) == 2
+    multipart = client.post(  # fields without a file name: multipart/form-data, no upload
+        "/demo/graphql", files={"query": (None, query), "csrf_token": (None, token)}
+    )
+    assert multipart.status_code == 200 and multipart.json()["data"]["orders"]["nodes"]
+    bad = client.post(
+        "/demo/graphql", data={"query": query, "variables": "{bad", "csrf_token": token}
+    )
+    assert bad.status_code == 400 and bad.json()["errors"]
+    as_json = client.post("/demo/graphql", json={"query": query}, headers={"X-CSRF-Token": token})
+    assert as_json.status_code == 200
+
+
 def test_demo_graphql_endpoint_is_absent_in_production(settings):
     production = dataclasses.replace(
         settings,
