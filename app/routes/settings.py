@@ -28,6 +28,7 @@ from app.ui.components import SettingsTabs, Toasts
 from app.ui.layout import Page
 from app.web.permissions import can, require
 from app.web.signin import client_ip
+from tenants.names import NAME_MAX, name_problem
 from tenants.stamp import now
 
 rt = APIRouter()
@@ -73,7 +74,7 @@ def SettingsForm(values: dict, errors: dict | None = None, editable: bool = True
         Fieldset(
             Field(
                 "Workspace name",
-                Input(name="name", value=values["name"], maxlength=80),
+                Input(name="name", value=values["name"], maxlength=NAME_MAX),
                 errors.get("name"),
             ),
             Field(
@@ -105,10 +106,8 @@ def validate(form: dict) -> tuple[dict, dict]:
     """Clean values and errors from the posted fields we accept; anything else is ignored."""
     values = {k: str(form.get(k, "")).strip() for k in ("name", "timezone", "currency")}
     errors = {}
-    if not values["name"]:
-        errors["name"] = "Give your workspace a name."
-    elif len(values["name"]) > 80:
-        errors["name"] = "Keep the name under 80 characters."
+    if problem := name_problem(values["name"]):
+        errors["name"] = problem
     if values["timezone"] not in timezones():
         errors["timezone"] = "Choose a timezone from the list."
     if values["currency"] not in CURRENCIES:

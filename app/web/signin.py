@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from tenants.names import default_name
 from tenants.provision import ProvisioningError, first_tenant
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def _start_session(req: Request, sess: dict, who: Identity) -> str:
     if landing.startswith("/invitations/") and not catalog.memberships(user_id):
         tenant_id = None  # an invitee joins the inviting workspace instead of getting one
     else:
-        workspace = f"{who.name or who.email.split('@')[0]}'s workspace"
+        workspace = default_name(who.name or who.email.split("@")[0])
         try:
             tenant_id = first_tenant(catalog, state.databases, user_id, workspace)
         except ProvisioningError:
