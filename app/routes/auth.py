@@ -7,26 +7,12 @@ import logging
 import httpx
 import httpx2
 from authlib.integrations.base_client import OAuthError
-from fasthtml.common import (
-    H1,
-    A,
-    APIRouter,
-    Article,
-    Button,
-    Footer,
-    Form,
-    Header,
-    Input,
-    Label,
-    P,
-    Redirect,
-    Small,
-)
+from fasthtml.common import H1, A, APIRouter, Redirect
 from joserfc.errors import JoseError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.ui.components import CsrfField
+from app.ui.components import DevSignInForm
 from app.ui.layout import Page
 from app.web.signin import Identity, sign_in
 
@@ -44,38 +30,6 @@ def _unavailable(error: Exception) -> HTTPException:
 
 def OidcButton():
     return A("Sign in with Google", href="/login/oidc", role="button", cls="wide")
-
-
-def DevSignInForm(req: Request):
-    return Article(
-        Header(
-            Small("Development only", cls="badge badge-warn"),
-            P(
-                "No Google credentials are configured, so you can sign in as anyone. "
-                "This form does not exist in production."
-            ),
-        ),
-        Form(
-            CsrfField(req),
-            Label(
-                "Email",
-                Input(
-                    type="email",
-                    name="email",
-                    required=True,
-                    maxlength=254,
-                    autocomplete="email",
-                    placeholder="you@example.com",
-                ),
-            ),
-            Label("Name", Input(type="text", name="name", maxlength=100, placeholder="Optional")),
-            Button("Sign in (development)", type="submit"),
-            method="post",
-            action="/login/dev",
-        ),
-        Footer(Small("Set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET to use Google instead.")),
-        cls="dev-login",
-    )
 
 
 @rt.get("/login")

@@ -98,7 +98,7 @@ def create(req: Request, auth, name: str = ""):
     if not error and tenants_created_by(state.catalog, auth.user_id) >= CREATE_MAX:
         error = f"You have created {CREATE_MAX} workspaces; delete one to make another."
     if error:
-        return TenantsPage(req, auth, CreateForm(req, name[:NAME_MAX], error))
+        return TenantsPage(req, auth, CreateForm(req, name, error))
     try:
         tenant_id = create_tenant(state.catalog, state.databases, auth.user_id, name)
     except ProvisioningError:
