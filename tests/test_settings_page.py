@@ -1,5 +1,8 @@
 """The settings form: allow-listed fields, inline errors, nothing changes unless all valid."""
 
+import html
+import re
+
 import pytest
 
 from tenants.names import NAME_MAX
@@ -104,3 +107,21 @@ def test_the_generated_workspace_name_always_fits_the_settings_form(app, client,
     saved = client.post("/settings", data=form, headers=headers)
     assert "Settings saved." in saved.text, saved.text
     assert current(app, tenant_id) == (generated, "Europe/Paris", "USD")
+
+
+def test_a_rename_updates_the_switcher_and_the_title_in_place(app, client, signed_in):
+    """Issue 16 item 18: the answer to a rename carries the new switcher (out of band) and
+    title, so the page shows the new name without a reload (htmx swaps both)."""
+    headers, tenant_id = signed_in
+    title = re.search(
+        r"<title>Settings · (.*?) · FastHTML SaaS</title>", client.get("/settings").text
+    )
+    assert html.unescape(title.group(1)) == app.state.catalog.tenant(tenant_id)["name"]
+    form = {"name": "Acme <Labs>", "timezone": "UTC", "currency": "USD"}
+    saved = client.post("/settings", data=form, headers=headers).text
+    assert "<title>Settings · Acme &lt;Labs&gt; · FastHTML SaaS</title>" in saved
+    switcher = re.search(r'<details[^>]*id="tenant-switcher"[^>]*>.*?</details>', saved, re.S)
+    assert switcher and 'hx-swap-oob="true"' in switcher.group(0)
+    assert "<summary>Acme &lt;Labs&gt;</summary>" in switcher.group(0)
+    refused = client.post("/settings", data={**form, "name": ""}, headers=headers).text
+    assert "tenant-switcher" not in refused and "<title>" not in refused  # nothing was renamed

@@ -6,6 +6,7 @@ valid. Members see the form read-only; the server refuses their posts anyway.
 
 from __future__ import annotations
 
+import dataclasses
 import zoneinfo
 from functools import cache
 
@@ -21,11 +22,12 @@ from fasthtml.common import (
     Option,
     Select,
     Small,
+    Title,
 )
 from starlette.requests import Request
 
-from app.ui.components import SettingsTabs, Toasts
-from app.ui.layout import Page
+from app.ui.components import SettingsTabs, TenantSwitcher, Toasts
+from app.ui.layout import APP_NAME, Page
 from app.web.permissions import can, require
 from app.web.signin import client_ip
 from tenants.names import NAME_MAX, name_problem
@@ -120,11 +122,15 @@ def _current(auth) -> dict:
     return {"name": auth.tenant_name, "timezone": row["timezone"], "currency": row["currency"]}
 
 
+def _title(workspace: str) -> str:
+    return f"Settings · {workspace}"
+
+
 @rt.get("/settings")
 def settings_page(req: Request, auth):
     return Page(
         req,
-        "Settings",
+        _title(auth.tenant_name),
         H1("Settings"),
         SettingsTabs("/settings"),
         Article(SettingsForm(_current(auth), editable=can(auth, "settings", "edit"))),
@@ -150,4 +156,11 @@ def save_settings(req: Request, auth, data: dict):
     catalog.audit(
         "settings.changed", actor=auth.user_id, tenant=auth.tenant_id, ip=client_ip(req), **values
     )
-    return SettingsForm(values), Toasts("Settings saved.")
+    # The name shows in the navigation and the title too: htmx swaps both from this answer.
+    renamed = dataclasses.replace(auth, tenant_name=values["name"])
+    return (
+        SettingsForm(values),
+        Title(f"{_title(values['name'])} · {APP_NAME}"),
+        TenantSwitcher(req, renamed)(hx_swap_oob="true"),
+        Toasts("Settings saved."),
+    )

@@ -60,7 +60,8 @@ def When(stamp: str | None):
 
 
 def TenantSwitcher(req: Request, auth: Auth):
-    """For the navigation: the current workspace, and the others to switch to."""
+    """For the navigation: the current workspace, and the others to switch to. Its id lets
+    a response replace it out of band (after a rename)."""
     others = [
         m for m in req.app.state.catalog.memberships(auth.user_id) if m["id"] != auth.tenant_id
     ]
@@ -74,6 +75,7 @@ def TenantSwitcher(req: Request, auth: Auth):
             Li(A("All workspaces", href="/tenants")),
         ),
         cls="dropdown",
+        id="tenant-switcher",
     )
 
 
