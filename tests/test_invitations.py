@@ -3,6 +3,8 @@ link is not found; the invite binds to the signed-in account; bad input changes 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -300,3 +302,19 @@ def test_an_invitation_to_a_deleted_workspace_is_gone(app, client, new_client):
     dev_sign_in(ivan, "ivan@example.com")
     assert ivan.get(link).status_code == 410
     assert accept(ivan, link).status_code == 410
+
+
+def test_polling_for_the_email_never_replaces_the_invite_form(app, client):
+    """Issue 16 item 15: while an email is on its way the panel polls; only the list may be
+    replaced by that, never the form someone may be typing into."""
+    dev_sign_in(client, "olive@example.com")
+    client.post("/invitations", data={"email": "ivan@example.com"}, headers=hx(client))
+    app.state.catalog.execute("UPDATE sys_jobs SET status = 'pending'")  # still on its way
+    panel = client.get("/invitations", headers={"HX-Request": "true"}).text
+    polling = re.findall(r"<\w+([^>]*hx-trigger=\"every 2s\"[^>]*)>", panel)
+    assert len(polling) == 1, polling
+    attributes = polling[0]
+    assert 'id="invitations-list"' in attributes and 'hx-select="#invitations-list"' in attributes
+    listed = panel[panel.index('id="invitations-list"') :]
+    assert "<form" not in listed and "ivan@example.com" in listed
+    assert panel.index("<form") < panel.index('id="invitations-list"')

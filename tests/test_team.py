@@ -196,7 +196,9 @@ def test_invite_email_link_sign_in_lands_in_the_workspace_with_the_role(app_with
     ]
 
 
-def test_smtp_down_retries_then_fails_visibly_and_nothing_else_breaks(app_with, monkeypatch):
+def test_smtp_down_retries_then_fails_visibly_and_nothing_else_breaks(
+    app_with, monkeypatch, caplog
+):
     monkeypatch.setenv("JOB_RETRY_BASE_SECONDS", "0")
     monkeypatch.setenv("JOB_POLL_SECONDS", "0.1")
     port = closed_port()
@@ -215,7 +217,9 @@ def test_smtp_down_retries_then_fails_visibly_and_nothing_else_breaks(app_with, 
             return panel if "failed" in panel else None
 
         panel = wait_for(failed)
-        assert f"cannot use SMTP server 127.0.0.1:{port}" in panel
+        assert "The email could not be sent." in panel  # issue 16 item 15: a human message,
+        assert "Errno" not in panel and f":{port}" not in panel  # the detail is for the log
+        assert f"cannot use SMTP server 127.0.0.1:{port}" in caplog.text
         assert "hx-trigger" not in panel  # nothing left to wait for: polling stops
         job = app.state.catalog.row(
             """SELECT j.status, j.attempts FROM sys_jobs j

@@ -83,17 +83,25 @@ def _refusal(error: invitations.InvitationError) -> HTTPException:
 
 
 def Delivery(invitation: dict):
-    """How the email is doing: sending, retrying (with the error), sent, or failed."""
+    """How the email is doing: sending, retrying, sent, or failed. The mail server's own
+    words (refused connections, error codes) are for the log, where the job system writes
+    them with each failed attempt; people get what it means for them."""
     status, error = invitation["email_status"], invitation["email_error"]
     if status is None:
         return Small("—")
     if status == "completed":
         return Small("sent")
     if status == "failed":
-        return Div(Mark("failed"), Small(error or "", cls="error"))
+        return Div(
+            Mark("failed"),
+            Small("The email could not be sent. Try Send again later.", cls="error"),
+        )
     if error:  # pending again after a failed attempt
         attempts = invitation["email_attempts"]
-        return Div(Small(f"retrying (attempt {attempts})"), Small(error, cls="error"))
+        return Div(
+            Small(f"retrying (attempt {attempts})"),
+            Small("The mail server could not take it yet; trying again shortly.", cls="error"),
+        )
     return Small("sending…")
 
 
@@ -169,7 +177,16 @@ def InvitationsPanel(req: Request, auth: Auth, form=None):
         r["email_status"] not in (None, *FINISHED) and invitations.status(r) == "pending"
         for r in rows
     )
-    poll = {"hx_get": "/invitations", "hx_trigger": "every 2s"} if waiting else {}
+    # Only the list polls (it picks its own part out of the panel): polling must never
+    # replace the invite form, which may hold what someone is typing.
+    poll = {
+        "hx_get": "/invitations",
+        "hx_trigger": "every 2s",
+        "hx_select": "#invitations-list",
+        "hx_target": "this",
+        "hx_swap": "outerHTML",
+        "hx_disinherit": "*",  # the rows' buttons keep their own target and selection
+    }
     table = (
         Table(
             Thead(Tr(Th("Invited"), Th("Role"), Th("Status"), Th("Expires"), Th("Email"), Th(""))),
@@ -181,10 +198,9 @@ def InvitationsPanel(req: Request, auth: Auth, form=None):
     return Article(
         H2("Invitations"),
         form or InviteForm(among),
-        table,
+        Div(table, id="invitations-list", **(poll if waiting else {})),
         id="invitations-panel",
         hx_swap="outerHTML",
-        **poll,
     )
 
 
