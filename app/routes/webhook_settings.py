@@ -25,6 +25,7 @@ from fasthtml.common import (
     Option,
     P,
     Pre,
+    Script,
     Section,
     Select,
     Small,
@@ -62,16 +63,28 @@ def _url(req: Request, source: str, token: str) -> str:
     return f"{req.app.state.settings.base_url}/webhooks/{source}/{token}"
 
 
+def Copyable(label: str, value: str, name: str):
+    """A value to copy, with a button that copies it (static/copy.js: no inline script)."""
+    code_id = f"shown-once-{name}"
+    return Div(
+        P(label, Button("Copy", type="button", data_copy=code_id, cls="secondary small")),
+        Pre(Code(value, id=code_id)),
+    )
+
+
 def ShownOnce(url: str, secret: str, source: str):
-    """The new URL and/or secret, with a ready command to try the demo."""
+    """The new URL and/or secret, with a ready command to try the demo. It sits outside the
+    panel and arrives out of band, so the panel's own updates (a test event, a rotation, a
+    revocation) leave it alone; it stays until dismissed or replaced by a newer secret."""
     example = f"uv run scripts/send_webhook.py '{url}' '{secret}' 'Hello from my terminal'"
     return Article(
         Strong("Copy these now: they will not be shown again."),
-        *([P("Endpoint URL"), Pre(Code(url))] if url else []),
-        P("Signing secret"),
-        Pre(Code(secret)),
-        *([P("Try it:"), Pre(Code(example))] if url and source == "demo" else []),
+        *([Copyable("Endpoint URL", url, "url")] if url else []),
+        Copyable("Signing secret", secret, "secret"),
+        *([Copyable("Try it:", example, "example")] if url and source == "demo" else []),
+        Button("I have stored them: dismiss", type="button", data_dismiss="shown-once"),
         id="shown-once",
+        hx_swap_oob="true",
     )
 
 
@@ -164,7 +177,7 @@ def Deliveries(events: list[dict]):
     return Div(body, id="webhook-deliveries", hx_swap="outerHTML", **poll)
 
 
-def WebhooksPanel(req: Request, auth, shown_once=None):
+def WebhooksPanel(req: Request, auth):
     """The settings section: endpoints, secrets, recent deliveries."""
     catalog, conn = req.app.state.catalog, auth.db.conn
     can_manage = can(auth, "webhooks", "manage")
@@ -179,7 +192,6 @@ def WebhooksPanel(req: Request, auth, shown_once=None):
             "Other services post events to these URLs; each delivery is verified, stored once"
             " and handled in the background."
         ),
-        shown_once or "",
         *cards,
         CreateEndpointForm([s for s in SOURCES if s not in taken]) if can_manage else "",
         H3("Recent deliveries"),
@@ -202,7 +214,9 @@ def webhooks_page(req: Request, auth):
         "Webhooks",
         H1("Settings"),
         SettingsTabs("/settings/webhooks"),
+        Div(id="shown-once"),  # where a new URL and secret appear (ShownOnce)
         WebhooksPanel(req, auth),
+        Script(src="/static/copy.js", defer=True),
     )
 
 
@@ -224,7 +238,7 @@ def create_endpoint(req: Request, auth, source: str = ""):
     auth.db.conn.commit()
     record(req, auth, "webhook.endpoint_created", source=source, endpoint=endpoint_id)
     shown = ShownOnce(_url(req, source, token), secret, source)
-    return WebhooksPanel(req, auth, shown), Toasts("Endpoint created.")
+    return WebhooksPanel(req, auth), shown, Toasts("Endpoint created.")
 
 
 @rt.post("/settings/webhooks/{endpoint_id}/rotate")
@@ -237,8 +251,10 @@ def rotate_secret(req: Request, auth, endpoint_id: str):
     record(req, auth, "webhook.secret_rotated", endpoint=endpoint["id"])
     shown = ShownOnce("", secret, endpoint["source"])
     hours = round(grace / 3600)
-    return WebhooksPanel(req, auth, shown), Toasts(
-        f"New secret made; old ones expire in {hours} h."
+    return (
+        WebhooksPanel(req, auth),
+        shown,
+        Toasts(f"New secret made; old ones expire in {hours} h."),
     )
 
 
