@@ -1,8 +1,12 @@
 """`python main.py migrate`: host and every tenant, a summary, non-zero on failure."""
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.support.server import env_for
 
@@ -51,3 +55,59 @@ def test_production_refusal_is_a_message_not_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "SECRET_KEY is missing" in result.stdout and "GOOGLE_CLIENT_ID" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+# Issue 16 item 21: following the README's old "Add a table" example (a second 0004) broke
+# every tenant, and `migrate` / `check` said nothing as long as there were no tenants.
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    """A copy of the code, so its migrations folder can be broken without touching ours."""
+    copy = tmp_path / "checkout"
+    for part in ("app", "tenants", "migrations", "templates", "blog", "static"):
+        shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "main.py", copy / "main.py")
+    return copy
+
+
+def run_in(checkout: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "main.py", *args],
+        cwd=checkout,
+        env={"PATH": "/usr/bin:/bin", "APP_ENV": "test", "DATA_DIR": str(tmp_path / "data")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+BROKEN = [
+    ("0004_projects.sql", "CREATE TABLE projects (id TEXT PRIMARY KEY);", "share a number"),
+    ("7_projects.sql", "CREATE TABLE projects (id TEXT PRIMARY KEY);", "NNNN_description"),
+    ("0999_projects.sql", "CREATE TABLEE projects (id TEXT);", "0999_projects.sql"),
+    ("0999_notes_again.sql", "CREATE TABLE notes (id TEXT);", "0999_notes_again.sql"),
+]
+
+
+@pytest.mark.parametrize(("name", "sql", "message"), BROKEN)
+def test_migrate_and_check_refuse_a_broken_tenant_folder_with_no_tenants(
+    checkout, tmp_path, name, sql, message
+):
+    assert run_in(checkout, tmp_path, "migrate").returncode == 0  # host.db exists now
+    assert run_in(checkout, tmp_path, "check").returncode == 0
+    (checkout / "migrations" / "tenant" / name).write_text(sql)
+    for command in ("migrate", "check", "serve"):
+        result = run_in(checkout, tmp_path, command)
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, (command, output)
+        assert message in output and "tenant" in output, (command, output)
+        assert "Traceback" not in output
+
+
+def test_the_readme_example_migration_takes_the_next_free_number():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Add a table") :].split("\n### ")[0]
+    [example] = re.findall(r"migrations/tenant/(\d{4})_\w+\.sql", section)
+    taken = [int(p.name[:4]) for p in (ROOT / "migrations" / "tenant").glob("*.sql")]
+    assert int(example) == max(taken) + 1, f"the README's example is {example}; taken: {taken}"
