@@ -142,19 +142,21 @@ def test_the_outbox_page_lists_messages_newest_first(client, settings):
 
 
 def test_the_outbox_page_is_paginated(client, settings):
+    dev_sign_in(client, "ada@example.com")  # her own welcome, then 30 more
     send_welcomes(settings, *[f"Person {n}" for n in range(30)])
-    dev_sign_in(client, "ada@example.com")
     first, second = client.get("/dev/outbox"), client.get("/dev/outbox?page=2")
     assert len(message_links(first.text)) == 25
-    assert len(message_links(second.text)) == 5
+    assert len(message_links(second.text)) == 6
     assert 'href="/dev/outbox?page=2"' in first.text
     assert message_links(first.text) + message_links(second.text) == outbox_for(settings).ids()
     for missing in ("3", "0", "abc", "-1", "9" * 30):
         assert client.get(f"/dev/outbox?page={missing}").status_code == 404
 
 
-def test_an_empty_outbox_says_so(client):
+def test_an_empty_outbox_says_so(client, settings):
     dev_sign_in(client, "dev@example.com")
+    for message in outbox_for(settings).directory.glob("*.eml"):  # her welcome email
+        message.unlink()
     assert "No messages yet." in client.get("/dev/outbox").text
 
 
@@ -210,12 +212,13 @@ def test_each_person_sees_only_mail_to_them_or_from_their_workspace(app, client,
     welcome_id = next(i for i in outbox.ids() if outbox.get(i).to == "ada@example.com")
 
     dev_sign_in(client, "ada@example.com")
-    assert message_links(client.get("/dev/outbox").text) == [welcome_id]
+    adas = {i for i in outbox.ids() if outbox.get(i).to == "ada@example.com"}
+    assert welcome_id in adas and set(message_links(client.get("/dev/outbox").text)) == adas
     for path in (f"/dev/outbox/{invitation}", f"/dev/outbox/{invitation}/html"):
         response = client.get(path)
         assert response.status_code == 404 and "/invitations/" not in response.text
     join(app, mia, "mia@example.com", bobs, "member")  # from Bob's workspace: hers to see
-    assert message_links(mia.get("/dev/outbox").text) == [invitation]
+    assert invitation in message_links(mia.get("/dev/outbox").text)
     assert mia.get(f"/dev/outbox/{invitation}/html").status_code == 200
     dev_sign_in(ivan, "ivan@example.com")  # sent to him
     assert invitation in message_links(ivan.get("/dev/outbox").text)

@@ -26,7 +26,8 @@ from tests.test_team import (
 def sent_links(app) -> list[str]:
     """The invitation links in the outbox, oldest first."""
     outbox = outbox_for(app.state.settings)
-    return [LINK.search(outbox.get(i).text).group(1) for i in reversed(outbox.ids())]
+    found = (LINK.search(outbox.get(i).text) for i in reversed(outbox.ids()))
+    return [link.group(1) for link in found if link]  # welcome emails have none
 
 
 def invite(client: TestClient, app, email: str, role: str = "member") -> str:
@@ -233,7 +234,7 @@ def test_a_bad_address_is_refused_inline(app, client, email):
     if len(email) <= EMAIL_MAX and "\r" not in email:  # what was typed stays
         assert field_values(response.text)["email"] == email
     assert app.state.catalog.rows("SELECT id FROM core_invitations") == []
-    assert outbox_for(app.state.settings).ids() == []
+    assert sent_links(app) == []
 
 
 @pytest.mark.parametrize(
@@ -309,7 +310,10 @@ def test_polling_for_the_email_never_replaces_the_invite_form(app, client):
     replaced by that, never the form someone may be typing into."""
     dev_sign_in(client, "olive@example.com")
     client.post("/invitations", data={"email": "ivan@example.com"}, headers=hx(client))
-    app.state.catalog.execute("UPDATE sys_jobs SET status = 'pending'")  # still on its way
+    app.state.catalog.execute(  # still on its way
+        "UPDATE sys_jobs SET status = 'pending'"
+        " WHERE id IN (SELECT email_job_id FROM core_invitations)"
+    )
     panel = client.get("/invitations", headers={"HX-Request": "true"}).text
     polling = re.findall(r"<\w+([^>]*hx-trigger=\"every 2s\"[^>]*)>", panel)
     assert len(polling) == 1, polling
