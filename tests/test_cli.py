@@ -1,5 +1,6 @@
 """`python main.py migrate`: host and every tenant, a summary, non-zero on failure."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -111,3 +112,60 @@ def test_the_readme_example_migration_takes_the_next_free_number():
     [example] = re.findall(r"migrations/tenant/(\d{4})_\w+\.sql", section)
     taken = [int(p.name[:4]) for p in (ROOT / "migrations" / "tenant").glob("*.sql")]
     assert int(example) == max(taken) + 1, f"the README's example is {example}; taken: {taken}"
+
+
+# Issue 16 item 26: `python main.py` on a fresh clone, with none of the dependencies.
+
+
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory) -> Path:
+    """A Python with nothing installed: a fresh virtual environment without even pip."""
+    where = tmp_path_factory.mktemp("bare")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    python = where / "bin" / "python"
+    missing = subprocess.run([python, "-c", "import httpx"], capture_output=True)
+    assert missing.returncode != 0  # really bare
+    return python
+
+
+def test_python_main_py_hands_over_to_uv_with_the_same_arguments(bare_python, tmp_path):
+    uv = shutil.which("uv")
+    assert uv, "uv is needed to run this suite (uv run pytest)"
+    env = {**os.environ, "APP_ENV": "test", "DATA_DIR": str(tmp_path / "data")}
+    env.pop("VIRTUAL_ENV", None)
+
+    def main_py(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [bare_python, str(ROOT / "main.py"), *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    migrated = main_py("migrate")
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert re.search(r"^host: \d+ migration\(s\) applied$", migrated.stdout, re.M)
+    listed = main_py("tenants", "list", "--status", "active")
+    assert listed.returncode == 0 and listed.stdout.strip() == "(none)"  # the real command
+    usage = main_py("tenants", "frobnicate")
+    assert usage.returncode == 2 and "invalid choice: 'frobnicate'" in usage.stderr
+
+
+def test_python_main_py_without_uv_says_how_to_install_in_one_line(bare_python, tmp_path):
+    path = "/usr/bin:/bin"
+    if shutil.which("uv", path=path):
+        pytest.skip("uv is installed system-wide here, so there is always one to hand over to")
+    result = subprocess.run(
+        [bare_python, str(ROOT / "main.py")],
+        cwd=tmp_path,
+        env={"PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode == 1
+    assert len(output.splitlines()) == 1 and "Traceback" not in output
+    assert "uv run main.py" in output and "pip install uv" in output
