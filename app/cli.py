@@ -32,6 +32,7 @@ from app.lib.email_send import SmtpConfig, _connection
 from app.log_config import configure_logging
 from app.routes.health import database_problems
 from app.settings import Settings, SettingsError, load_settings
+from app.work.scheduler import SHUTDOWN_GRACE_SECONDS
 from tenants import jobs as store
 from tenants.catalog import Catalog
 from tenants.engines import (
@@ -97,6 +98,11 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         # server closes idle keep-alive connections just as a proxy or client reuses them,
         # which the client sees as a dropped request.
         timeout_keep_alive=75,
+        # On SIGTERM: in-flight requests and the jobs they started get this long, then the
+        # jobs go back to the queue; the scheduler's own jobs get as long again (docs/deploy.md:
+        # give the container 30 s to stop).
+        # (uvicorn waits any number of seconds; its annotation says int)
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,  # type: ignore[arg-type]
     )
 
 

@@ -220,7 +220,6 @@ def test_the_mismatch_policy_can_refuse(app_with):  # noqa: F811 (the fixture)
         "a@[127.0.0.1]",
         "ivan@localhost",
         "ivan@example..com",
-        "ivan\x00@example.com",
         "jörg@example.com",  # needs SMTPUTF8, which not every mail server speaks
     ],
 )

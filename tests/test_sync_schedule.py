@@ -32,6 +32,7 @@ def tenant(app, new_client, monkeypatch):
     tenant_id = app.state.catalog.row("SELECT id FROM core_tenants")["id"]
     with app.state.databases.handle(tenant_id) as db:
         source_id = add_source(db, DEMO.kind, DEMO.title)
+        db.commit()  # the test owns this handle: it ends the unit of work
     return tenant_id, source_id
 
 
@@ -56,6 +57,7 @@ def test_due_schedules_become_jobs_that_the_scheduler_runs(app, tenant):
     manager = job_manager(app)
     with app.state.databases.handle(tenant_id) as db:
         set_schedule(db, source_id, "hourly")
+        db.commit()
     later = datetime.now(UTC) + timedelta(seconds=1)
     assert enqueue_due_syncs(manager, later) == 1
     assert enqueue_due_syncs(manager, later) == 0  # the slot is taken: nothing twice

@@ -122,7 +122,7 @@ class ApiClient:
             return self.base_url
         return self.base_url.copy_with(path=self.base_url.path.rstrip("/") + "/" + path.lstrip("/"))
 
-    async def request(
+    async def request(  # type: ignore[return]  # the retry loop only returns or raises
         self,
         method: str,
         path: str = "",

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from app.ui.components import Toasts
 from app.ui.jobs import JobDetail, JobRow, JobsTable
 from app.ui.layout import Page
-from app.work.jobs import jobs_for
+from app.work.in_request import jobs_for
 from tenants.jobs import STATUSES
 
 rt = APIRouter()

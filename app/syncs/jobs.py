@@ -16,7 +16,8 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 
 from app.syncs.sources import claim_due
-from app.work.jobs import JobManager, jobs_for
+from app.work.in_request import jobs_for
+from app.work.jobs import JobManager
 from tenants.catalog import Catalog
 from tenants.routing import TenantDatabases
 
@@ -32,7 +33,7 @@ def start_sync(req: Request, tenant_id: str, source_id: str, mode: str) -> Backg
 
 def cancel_sync(req: Request, tenant_id: str, job_id: str | None) -> bool:
     """Cancel the sync job; it stops after its current page. False if it already ended."""
-    return bool(job_id) and jobs_for(req).cancel(tenant_id, job_id)
+    return bool(job_id and jobs_for(req).cancel(tenant_id, job_id))
 
 
 def due_syncs(

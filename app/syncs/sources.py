@@ -4,17 +4,20 @@ To add a sync: write a `SyncSpec` (see app/demo/sync.py), register it at startup
 `register_spec` (app/factory.py), add its target table with a migration, and create the
 tenant's source with `add_source`, or register it with `default=True` so every tenant gets it
 on first view of the sync page.
+
+`add_source` and `set_schedule` write through the handle they are given and never commit: the
+request or job that owns it does. `claim_due` is the scheduler's and commits its claims.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from fastsql import Database
 
 from app.syncs.spec import SyncSpec
-from tenants.sql import transaction
+from tenants.routing import TenantDB
 from tenants.stamp import iso, new_id, now
 
 SPECS: dict[str, SyncSpec] = {}
@@ -48,22 +51,21 @@ def add_source(db: Database, kind: str, name: str, schedule: str = "off") -> str
     if kind not in SPECS:
         raise ValueError(f"no sync of kind {kind!r}")
     stamp = now()
-    with transaction(db):
-        db.q(
-            """INSERT INTO sync_sources (id, kind, name, schedule, created_at, updated_at)
-               VALUES (:id, :kind, :name, 'off', :t, :t) ON CONFLICT (kind) DO NOTHING""",
-            id=new_id(),
-            kind=kind,
-            name=name,
-            t=stamp,
-        )
-        source_id = db.q("SELECT id FROM sync_sources WHERE kind = :kind", kind=kind)[0]["id"]
-        db.q(
-            "INSERT INTO sync_state (source_id) VALUES (:id) ON CONFLICT (source_id) DO NOTHING",
-            id=source_id,
-        )
-        if schedule != "off":
-            set_schedule(db, source_id, schedule)
+    db.q(
+        """INSERT INTO sync_sources (id, kind, name, schedule, created_at, updated_at)
+           VALUES (:id, :kind, :name, 'off', :t, :t) ON CONFLICT (kind) DO NOTHING""",
+        id=new_id(),
+        kind=kind,
+        name=name,
+        t=stamp,
+    )
+    source_id = db.q("SELECT id FROM sync_sources WHERE kind = :kind", kind=kind)[0]["id"]
+    db.q(
+        "INSERT INTO sync_state (source_id) VALUES (:id) ON CONFLICT (source_id) DO NOTHING",
+        id=source_id,
+    )
+    if schedule != "off":
+        set_schedule(db, source_id, schedule)
     return source_id
 
 
@@ -90,19 +92,18 @@ def set_schedule(db: Database, source_id: str, schedule: str) -> bool:
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}")
     stamp = now()
-    with transaction(db):
-        changed = db.q(
-            """UPDATE sync_sources SET schedule = :schedule, next_run_at = :next, updated_at = :t
-               WHERE id = :id RETURNING id""",
-            schedule=schedule,
-            next=stamp if SCHEDULES[schedule] else None,
-            t=stamp,
-            id=source_id,
-        )
+    changed = db.q(
+        """UPDATE sync_sources SET schedule = :schedule, next_run_at = :next, updated_at = :t
+           WHERE id = :id RETURNING id""",
+        schedule=schedule,
+        next=stamp if SCHEDULES[schedule] else None,
+        t=stamp,
+        id=source_id,
+    )
     return bool(changed)
 
 
-def claim_due(db: Database, moment: datetime | None = None) -> list[str]:
+def claim_due(db: TenantDB, moment: datetime | None = None) -> list[str]:
     """Ids of scheduled sources due at `moment`, each moved to its next slot.
 
     The move is conditional on the slot it read, so two schedulers never both claim a run.
@@ -113,17 +114,16 @@ def claim_due(db: Database, moment: datetime | None = None) -> list[str]:
            WHERE schedule <> 'off' AND next_run_at <= :now ORDER BY next_run_at""",
         now=iso(moment),
     )
-    db.conn.commit()  # end the read; most ticks stop here, without taking the write lock
+    db.commit()  # end the read; most ticks stop here, without taking the write lock
     claimed = []
-    if due:
-        with transaction(db):
-            for source in due:
-                moved = db.q(
-                    """UPDATE sync_sources SET next_run_at = :next
-                       WHERE id = :id AND next_run_at = :slot RETURNING id""",
-                    next=iso(moment + SCHEDULES[source["schedule"]]),
-                    id=source["id"],
-                    slot=source["next_run_at"],
-                )
-                claimed += [row["id"] for row in moved]
+    for source in due:
+        moved = db.q(
+            """UPDATE sync_sources SET next_run_at = :next
+               WHERE id = :id AND next_run_at = :slot RETURNING id""",
+            next=iso(moment + cast(timedelta, SCHEDULES[source["schedule"]])),  # not "off"
+            id=source["id"],
+            slot=source["next_run_at"],
+        )
+        claimed += [row["id"] for row in moved]
+    db.commit()  # the claims hold before anyone queues the runs
     return claimed

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from app.work.jobs import jobs_for
+from app.work.in_request import jobs_for
 from tenants import invitations
 from tenants.names import default_name
 from tenants.provision import ProvisioningError, first_tenant

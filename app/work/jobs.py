@@ -61,7 +61,6 @@ from typing import Any
 import anyio
 import sqlalchemy as sa
 from starlette.background import BackgroundTask
-from starlette.requests import HTTPConnection
 
 from app.work.scheduler import Scheduler
 from tenants import jobs as store
@@ -177,6 +176,7 @@ class JobManager:
         self.catalog, self.databases = catalog, databases
         self.config = config or JobConfig()
         self._busy, self._slots_lock = 0, threading.Lock()
+        self.stopping = False  # set when shutdown interrupts a job: start nothing after that
 
     # -- submitting ------------------------------------------------------------------------
 
@@ -202,7 +202,7 @@ class JobManager:
     ) -> str:
         """Create a job for the scheduler to run at `run_at` (a `stamp` time; default now).
         For callers with no response to attach a task to (CLI, other jobs, scheduled work)."""
-        _check_submit(job_type, max_attempts)
+        check_submit(job_type, max_attempts)
         queue = self.queue(tenant_id)
         with store.writing(queue.engine) as conn:
             return store.create(
@@ -212,7 +212,7 @@ class JobManager:
     def _submit(
         self, tenant_id: str | None, job_type: str, max_attempts: int, payload: dict[str, Any]
     ) -> tuple[str, BackgroundTask]:
-        _check_submit(job_type, max_attempts)
+        check_submit(job_type, max_attempts)
         queue = self.queue(tenant_id)
         with store.writing(queue.engine) as conn:
             claim = store.create_claimed(
@@ -283,7 +283,7 @@ class JobManager:
     def reserve(self) -> bool:
         """Take a worker slot if one is free (the scheduler does, before `claim_and_run`)."""
         with self._slots_lock:
-            if self._busy >= self.config.workers:
+            if self.stopping or self._busy >= self.config.workers:
                 return False
             self._busy += 1
             return True
@@ -317,8 +317,8 @@ class JobManager:
     async def run(self, tenant_id: str | None, claim: store.Claim) -> str:
         """Run one claimed attempt (what the BackgroundTask does) and record its outcome:
         'completed', 'pending' (will be retried), 'failed', 'lost' (cancelled or taken over
-        meanwhile), or 'deferred': no worker slot was free, so the claim went back to the
-        scheduler unstarted."""
+        meanwhile), 'deferred': no worker slot was free, so the claim went back to the
+        scheduler unstarted, or 'stopped': the process stopped first and handed it back."""
         if not self.reserve():
             await anyio.to_thread.run_sync(self._hand_back, tenant_id, claim)
             return "deferred"
@@ -335,11 +335,34 @@ class JobManager:
             handler = HANDLERS.get(claim.job_type, _unregistered)
             if inspect.iscoroutinefunction(handler):
                 return await self._attempt_async(handler, tenant_id, claim)
-            # One trip to a worker thread for the whole attempt of a sync handler.
-            return await anyio.to_thread.run_sync(self._attempt, handler, tenant_id, claim)
+            # One trip to a worker thread for the whole attempt of a sync handler. Abandoned
+            # when the process stops (the thread cannot be interrupted; see below).
+            return await anyio.to_thread.run_sync(
+                self._attempt, handler, tenant_id, claim, abandon_on_cancel=True
+            )
+        except anyio.get_cancelled_exc_class():
+            # Shutdown ran out of time for this attempt: back in the queue at once, so the
+            # next process runs it now rather than after the lease. What the abandoned run
+            # does later is refused: its claim no longer holds the job. Done right here, on
+            # the loop (one short UPDATE), so it has happened before the loop shuts down.
+            # Returning, not raising, spares the log a traceback per job at every deploy.
+            self.stopping = True
+            self._hand_back_stopped(tenant_id, claim)
+            return "stopped"
         finally:
             heartbeat.cancel()
             self._release_slot()
+
+    def _hand_back_stopped(self, tenant_id: str | None, claim: store.Claim) -> None:
+        try:
+            self._hand_back(tenant_id, claim)
+            log.warning(
+                "job %s (%s) handed back: the process is stopping", claim.job_id, claim.job_type
+            )
+        except Exception:  # e.g. SQLite locked by the abandoned run's open transaction
+            log.warning(
+                "job %s left to its lease: could not hand it back", claim.job_id, exc_info=True
+            )
 
     def _attempt(self, handler: Handler, tenant_id: str | None, claim: store.Claim) -> str:
         ctx = self._context(tenant_id, claim)
@@ -389,11 +412,10 @@ class JobManager:
         if ctx.db is None:
             with store.writing(queue.engine) as conn:
                 return "completed" if store.complete(conn, queue.table, claim, result) else "lost"
-        conn = ctx.db.conn
-        if store.complete(conn, queue.table, claim, result):
-            conn.commit()
+        if store.complete(ctx.db.conn, queue.table, claim, result):
+            ctx.db.commit()
             return "completed"
-        conn.rollback()  # cancelled or taken over meanwhile: apply none of this run
+        ctx.db.rollback()  # cancelled or taken over meanwhile: apply none of this run
         return "lost"
 
     def _fail(self, ctx: JobContext, error: Exception) -> str:
@@ -440,7 +462,7 @@ def _unregistered(ctx: JobContext, **payload: Any) -> None:
     raise LookupError(f"no handler is registered for job type {ctx.job_type!r}")
 
 
-def _check_submit(job_type: str, max_attempts: int) -> None:
+def check_submit(job_type: str, max_attempts: int) -> None:
     if job_type not in HANDLERS:
         raise LookupError(f"no handler is registered for job type {job_type!r}")
     if max_attempts < 1:
@@ -457,11 +479,6 @@ def job_manager(app: Any) -> JobManager:
             state = app.state
             state.jobs = JobManager(state.catalog, state.databases, JobConfig.from_env())
     return app.state.jobs
-
-
-def jobs_for(req: HTTPConnection) -> JobManager:
-    """The JobManager, from a route: `job_id, task = jobs_for(req).submit(...)`."""
-    return job_manager(req.app)
 
 
 @asynccontextmanager
