@@ -101,8 +101,7 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         # On SIGTERM: in-flight requests and the jobs they started get this long, then the
         # jobs go back to the queue; the scheduler's own jobs get as long again (docs/deploy.md:
         # give the container 30 s to stop).
-        # (uvicorn waits any number of seconds; its annotation says int)
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE_SECONDS),  # uvicorn takes whole seconds
     )
 
 
