@@ -15,18 +15,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.browser import ConsoleWatch, chromium, loopback_only, require_browser
+from tests.support.browser import ConsoleWatch, loopback_only
 from tests.support.server import AppServer, free_port
 from tests.support.smtp import closed_port
 
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_browser()
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

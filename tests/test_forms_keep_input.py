@@ -56,22 +56,16 @@ def test_the_new_workspace_form(signed_in):
     assert field_values(response.text)["name"] == long_name
 
 
-def test_the_delete_workspace_confirmation(signed_in):
-    page = signed_in.get("/tenant/delete").text
-    typed = "Adas workspace"
-    response = signed_in.post(
-        "/tenant/delete", data={"confirm": typed, "csrf_token": csrf_from(page)}
-    )
-    assert response.status_code == 400 and "exactly to confirm" in response.text
-    assert field_values(response.text)["confirm"] == typed
-
-
-def test_the_delete_account_confirmation(signed_in):
-    page = signed_in.get("/account").text
-    typed = "ada@example.org"
-    response = signed_in.post(
-        "/account/delete", data={"confirm": typed, "csrf_token": csrf_from(page)}
-    )
+@pytest.mark.parametrize(
+    ("page", "action", "typed"),
+    [
+        ("/tenant/delete", "/tenant/delete", "Adas workspace"),  # not the workspace's name
+        ("/account", "/account/delete", "ada@example.org"),  # not the account's email
+    ],
+)
+def test_the_delete_confirmations(signed_in, page, action, typed):
+    token = csrf_from(signed_in.get(page).text)
+    response = signed_in.post(action, data={"confirm": typed, "csrf_token": token})
     assert response.status_code == 400 and "exactly to confirm" in response.text
     assert field_values(response.text)["confirm"] == typed
 
