@@ -2,7 +2,7 @@
 
     uv run main.py                            serve the app
     uv run main.py migrate                    the host catalog, then every tenant
-    uv run main.py check                      settings, databases, SMTP and OpenID reachable
+    uv run main.py check                      settings, migrations, databases, SMTP, OpenID
     uv run main.py tenants list [--status S]
     uv run main.py tenants suspend|resume ID
     uv run main.py tenants delete ID --yes    drops the tenant's database: no undo
@@ -44,13 +44,15 @@ from tenants.engines import (
     sqlite_path,
     tenant_url,
 )
-from tenants.migrate import MigrationError
+from tenants.migrate import HOST_MIGRATIONS, TENANT_MIGRATIONS, MigrationError
+from tenants.migrate import check as check_migrations
 from tenants.pg_roles import drop_tenant_role, ensure_tenant_role
 from tenants.provision import drop_database
 from tenants.routing import TenantDatabases
 from tenants.stamp import now
 
 CHECK_TIMEOUT_SECONDS = 5
+MIGRATION_FOLDERS = (HOST_MIGRATIONS, TENANT_MIGRATIONS)
 RETRY_LEASE_SECONDS = 60  # handed straight back to the scheduler; never actually held
 
 
@@ -77,14 +79,15 @@ def _first_line(error: BaseException) -> str:
 # -- serve and migrate --------------------------------------------------------------------
 
 
-def serve(settings: Settings, args: argparse.Namespace) -> int:
-    app = create_app(settings)
-    # The ~1 M objects made by imports and startup live as long as the process: moved out of
-    # the collector's generations, they are no longer walked by every collection.
-    gc.collect()
-    gc.freeze()
-    print(f"Serving on http://{settings.host}:{settings.port} ({settings.app_env})")
-    uvicorn.run(
+def _migration_folders() -> str:
+    """Both migration folders, tried on a scratch database; raises MigrationError."""
+    counts = [f"{check_migrations(folder)} {folder.name}" for folder in MIGRATION_FOLDERS]
+    return f"{', '.join(counts)} migrations run on a scratch database"
+
+
+def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """How `serve` runs the app (the logging tests run it the same way)."""
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -99,8 +102,19 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         # On SIGTERM: in-flight requests and the jobs they started get this long, then the
         # jobs go back to the queue; the scheduler's own jobs get as long again (docs/deploy.md:
         # give the container 30 s to stop).
-        timeout_graceful_shutdown=int(SHUTDOWN_GRACE_SECONDS),
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE_SECONDS),  # uvicorn takes whole seconds
     )
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    _migration_folders()  # a broken folder stops here, not at every tenant's first request
+    app = create_app(settings)
+    # The ~1 M objects made by imports and startup live as long as the process: moved out of
+    # the collector's generations, they are no longer walked by every collection.
+    gc.collect()
+    gc.freeze()
+    print(f"Serving on http://{settings.host}:{settings.port} ({settings.app_env})")
+    uvicorn.Server(uvicorn_config(app, settings)).run()
     return 0
 
 
@@ -110,6 +124,7 @@ def migrate(settings: Settings, args: argparse.Namespace) -> int:
     With TENANT_DB_ROLES, each tenant's role is refreshed first (new password after a
     SECRET_KEY rotation, tables made before roles were turned on handed over).
     """
+    _migration_folders()  # even with no tenant yet to find a broken tenant folder
     catalog, databases = open_data_layer(settings)
     applied = catalog.migrate()
     print(f"host: {len(applied)} migration(s) applied")
@@ -216,7 +231,15 @@ def _check_oidc(settings: Settings) -> Verdict:
     return True, f"metadata reachable, issuer {issuer}"
 
 
+def _check_migrations(settings: Settings) -> Verdict:
+    try:
+        return True, _migration_folders()
+    except MigrationError as e:
+        return False, str(e)
+
+
 CHECKS: dict[str, Callable[[Settings], Verdict]] = {
+    "migrations": _check_migrations,
     "host database": _check_host,
     "tenant databases": _check_tenant_template,
     "email (SMTP)": _check_smtp,

@@ -4,6 +4,10 @@ Production writes one JSON object per line (for a log collector), development re
 Every line carries the id of the request it belongs to (app/request_id.py), and passes
 through `Redact` first: emails become `a***@example.com`, and passwords, tokens, the webhook
 token in a URL and the configured secrets become `***`, whoever logged them.
+
+One line per event: an error's traceback is written once (`OneTracebackPerError`), and the
+HTTP clients' own INFO line per request (httpx, and httpx2 under authlib) is left out: a
+sync of a thousand pages is one event, reported by the job, not a thousand.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from app.web.request_id import current_request_id
 READABLE_FORMAT = "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s"
 LOG_FILE_BYTES = 10 * 1024 * 1024
 LOG_FILE_BACKUPS = 5
+QUIET_LOGGERS = ("httpx", "httpcore", "httpx2", "httpcore2")  # WARNING and above only
 
 # Order matters: a DSN's password goes before the email rule could read `pass@host` as an email.
 SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
@@ -78,6 +83,26 @@ class Redact(logging.Filter):
         return True
 
 
+class OneTracebackPerError(logging.Filter):
+    """Drops a record whose exception an earlier record already logged. Starlette hands an
+    unhandled error to the app's 500 handler, which logs it with its request, and then
+    re-raises it to the server, which logs it again ("Exception in ASGI application"). Every
+    handler sees the same first record, so each keeps it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None:
+            return True
+        first = getattr(error, "_first_log_record", None)
+        if first is None:
+            try:
+                error._first_log_record = record  # type: ignore[attr-defined]
+            except AttributeError:  # an exception type without attributes: log it each time
+                return True
+            return True
+        return first is record
+
+
 class WithRequestId(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id() or "-"
@@ -120,8 +145,9 @@ def configure_logging(settings: Settings) -> None:
         )
     formatter = JsonLines() if settings.is_production else logging.Formatter(READABLE_FORMAT)
     # Filters on the handlers (not the loggers) also see records propagated from any logger.
-    redacting = Redact(known_secrets(settings))
+    redacting, once = Redact(known_secrets(settings)), OneTracebackPerError()
     for handler in handlers:
+        handler.addFilter(once)
         handler.addFilter(WithRequestId())
         handler.addFilter(redacting)
         handler.setFormatter(formatter)
@@ -132,3 +158,5 @@ def configure_logging(settings: Settings) -> None:
     for handler in handlers:
         root.addHandler(handler)
     root.setLevel(settings.log_level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -7,8 +7,10 @@ values and names each problem, so a misconfigured deploy fails loudly instead of
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +22,8 @@ ENVIRONMENTS = ("development", "production", "test")
 INVITE_EMAIL_MISMATCH = ("confirm", "refuse")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600}
+SECRET_KEY_BITS = 128  # estimated from the key's own characters; 32 random bytes give ~200+
+LOCAL_HOSTS = ("", "127.0.0.1", "localhost", "::1", "0.0.0.0", "::")  # noqa: S104
 
 Rate = tuple[int, int]  # (requests, per seconds): "20/minute" is (20, 60)
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -168,16 +172,17 @@ def load_settings(
     """
     values = _read_env(env, env_file)
     problems: list[str] = []
-    app_env = values.get("APP_ENV", "development").strip().lower() or "development"
+    app_env = _app_env(values)
     if app_env not in ENVIRONMENTS:
         problems.append(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {app_env!r}")
     data_dir = Path(values.get("DATA_DIR", "").strip() or "data")
+    host = values.get("HOST", "").strip()
     port = _int(values, "PORT", 5001, problems)
     settings = Settings(
         app_env=app_env,
         secret_key=values.get("SECRET_KEY", "").strip(),
-        base_url=(values.get("BASE_URL", "").strip() or f"http://localhost:{port}").rstrip("/"),
-        host=values.get("HOST", "").strip() or "127.0.0.1",
+        base_url=(values.get("BASE_URL", "").strip() or _local_url(host, port)).rstrip("/"),
+        host=host or "127.0.0.1",
         port=port,
         data_dir=data_dir,
         database_url=values.get("DATABASE_URL", "").strip()
@@ -227,12 +232,47 @@ def load_settings(
     return settings
 
 
+def _app_env(values: dict[str, str]) -> str:
+    """APP_ENV, or the safe default when it is not set: development on a fresh clone, but
+    production (with all its checks, and no dev-only routes) as soon as real sign-in
+    credentials are configured, since only a deployment has those. Developing against a
+    real OpenID provider takes APP_ENV=development, said explicitly."""
+    explicit = values.get("APP_ENV", "").strip().lower()
+    if explicit:
+        return explicit
+    credentials = ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET")
+    return "production" if any(values.get(k, "").strip() for k in credentials) else "development"
+
+
+def _local_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches a server listening on HOST:PORT."""
+    if host in LOCAL_HOSTS:  # loopback, or every interface (a container)
+        return f"http://localhost:{port}"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def key_strength_bits(key: str) -> float:
+    """A rough upper bound on the key's entropy: its length times the Shannon entropy of its
+    characters; nothing for a key that is a shorter piece repeated. Catches the obvious
+    (`aaaa...`, `abcabc...`, a word typed twice) and never a key made with `secrets`."""
+    if len(key) > 1 and key in (key + key)[1:-1]:  # periodic: "abcabc", "0123...f0123...f"
+        return 0.0
+    counts = Counter(key)
+    per_char = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    return per_char * len(key)
+
+
 def _production_problems(s: Settings) -> list[str]:
     problems = []
     if not s.secret_key:
         problems.append("SECRET_KEY is missing (use at least 32 random bytes)")
     elif len(s.secret_key.encode()) < 32:
         problems.append("SECRET_KEY is shorter than 32 bytes")
+    elif key_strength_bits(s.secret_key) < SECRET_KEY_BITS:
+        problems.append(
+            "SECRET_KEY looks guessable (repeated or too few different characters); make one "
+            'with python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
     if not s.google_client_id:
         problems.append("GOOGLE_CLIENT_ID is missing")
     if not s.google_client_secret:

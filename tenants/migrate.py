@@ -15,6 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import sqlparse
 
+from tenants.engines import create_engine
 from tenants.stamp import now
 
 ROOT = Path(__file__).resolve().parent.parent / "migrations"
@@ -117,3 +118,18 @@ def migrate(engine: sa.Engine, directory: Path) -> list[str]:
             )
             done.append(migration.name)
     return done
+
+
+def check(directory: Path) -> int:
+    """Apply every migration in `directory` to a fresh in-memory SQLite database, to find a
+    broken folder (bad names, a number used twice, SQL that does not run) before any real
+    database meets it, tenants or not. Returns how many files there are; raises
+    MigrationError naming the folder and the file. (The SQL is portable by rule, so what runs
+    here runs on PostgreSQL too.)"""
+    scratch = create_engine("sqlite://")
+    try:
+        return len(migrate(scratch, directory))
+    except MigrationError as e:
+        raise MigrationError(f"{directory.parent.name}/{directory.name}: {e}") from e
+    finally:
+        scratch.dispose()

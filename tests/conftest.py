@@ -33,6 +33,16 @@ def pg_cluster() -> Iterator[postgres.Cluster]:
     postgres.remove_cluster(cluster)
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for a module of browser tests (tests/support/browser.py)."""
+    from tests.support.browser import chromium, require_browser
+
+    require_browser()
+    with chromium() as b:
+        yield b
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request, tmp_path) -> dict[str, str]:
     """Database settings for one backend; tests using it run on SQLite and on PostgreSQL."""

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from tests.conftest import dev_sign_in
+from tests.support.html import field_values
 from tests.test_team import EMAILS, hx, make_team, membership_id, user_id
 
 
@@ -86,6 +87,25 @@ def test_bad_filters_are_refused_clearly(app, client, params):
     dev_sign_in(client, "olive@example.com")
     response = client.get("/audit", params=params)
     assert response.status_code == 400 and "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "9999-12-31", "until": "9999-12-31"},  # issue 16 item 4: was OverflowError
+        {"until": "9999-12-31"},
+        {"since": "0001-01-01", "until": "9999-12-31"},
+        {"since": "0001-01-01"},
+    ],
+)
+def test_the_calendars_ends_are_dates_like_any_other(app, client, params):
+    dev_sign_in(client, "olive@example.com")
+    response = client.get("/audit", params=params)
+    assert response.status_code == 200, response.text
+    everything = "since" not in params or params["since"] == "0001-01-01"
+    assert ("No entries match." not in response.text) == everything
+    shown = field_values(response.text)  # the filter form keeps what was asked
+    assert (shown["since"], shown["until"]) == (params.get("since", ""), params.get("until", ""))
 
 
 def test_paging_keeps_the_filters(app, client):

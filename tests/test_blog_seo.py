@@ -84,6 +84,17 @@ def test_sitemap_xml():
     assert urls[0].find(f"{ns}lastmod") is None
     assert urls[1].findtext(f"{ns}lastmod") == "2025-06-01T07:30:00+00:00"
     assert xml.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+    # Issue 16 item 20: the sitemaps.org namespace is the default one, as in every example
+    # of the protocol, not a generated prefix (`<ns0:urlset xmlns:ns0=...>`).
+    assert b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>' in xml
+    assert b"ns0" not in xml and b":url" not in xml
+
+
+def test_a_sitemap_leaves_the_other_documents_namespaces_alone():
+    sitemap_xml([SitemapEntry("https://x.example/")])
+    feed = rss_xml(title="t", url="https://x.example/", description="d", feed_url="f", items=[])
+    assert feed.startswith(b"<?xml version='1.0' encoding='utf-8'?>\n<rss ")
+    assert b'xmlns:atom="http://www.w3.org/2005/Atom"' in feed and b"<atom:link" in feed
 
 
 def test_rss_survives_characters_xml_forbids():

@@ -14,14 +14,7 @@ import re
 import pytest
 from oidc_provider_mock import User
 
-from tests.support.browser import (
-    ARTIFACTS,
-    ConsoleWatch,
-    chromium,
-    loopback_only,
-    require_browser,
-    screenshot,
-)
+from tests.support.browser import ARTIFACTS, ConsoleWatch, loopback_only, screenshot
 from tests.support.oidc import oidc_env, oidc_provider
 from tests.support.server import AppServer, free_port
 
@@ -29,13 +22,6 @@ SUBJECT = "browser-sub"
 EMAIL = "browser@example.com"
 USERS = [User(sub=SUBJECT, claims={"email": EMAIL, "email_verified": True, "name": "Bea"})]
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_browser()
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

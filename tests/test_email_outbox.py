@@ -132,7 +132,7 @@ def test_the_outbox_is_for_signed_in_people_only(client):
 
 def test_the_outbox_page_lists_messages_newest_first(client, settings):
     send_welcomes(settings, "First", "<script>alert(1)</script>")
-    dev_sign_in(client, "dev@example.com")
+    dev_sign_in(client, "ada@example.com")
     page = client.get("/dev/outbox")
     assert page.status_code == 200
     assert "Welcome to Acme, &lt;script&gt;alert(1)&lt;/script&gt;" in page.text
@@ -142,19 +142,21 @@ def test_the_outbox_page_lists_messages_newest_first(client, settings):
 
 
 def test_the_outbox_page_is_paginated(client, settings):
+    dev_sign_in(client, "ada@example.com")  # her own welcome, then 30 more
     send_welcomes(settings, *[f"Person {n}" for n in range(30)])
-    dev_sign_in(client, "dev@example.com")
     first, second = client.get("/dev/outbox"), client.get("/dev/outbox?page=2")
     assert len(message_links(first.text)) == 25
-    assert len(message_links(second.text)) == 5
+    assert len(message_links(second.text)) == 6
     assert 'href="/dev/outbox?page=2"' in first.text
     assert message_links(first.text) + message_links(second.text) == outbox_for(settings).ids()
     for missing in ("3", "0", "abc", "-1", "9" * 30):
         assert client.get(f"/dev/outbox?page={missing}").status_code == 404
 
 
-def test_an_empty_outbox_says_so(client):
+def test_an_empty_outbox_says_so(client, settings):
     dev_sign_in(client, "dev@example.com")
+    for message in outbox_for(settings).directory.glob("*.eml"):  # her welcome email
+        message.unlink()
     assert "No messages yet." in client.get("/dev/outbox").text
 
 
@@ -162,7 +164,7 @@ def test_a_message_page_shows_headers_text_and_a_sandboxed_frame(client, setting
     send_welcomes(settings, "<b>Ada</b>")
     [message_id] = outbox_for(settings).ids()
     message = outbox_for(settings).get(message_id)
-    dev_sign_in(client, "dev@example.com")
+    dev_sign_in(client, "ada@example.com")
     page = client.get(f"/dev/outbox/{message_id}")
     assert page.status_code == 200
     for value in ("Acme &lt;no-reply@localhost&gt;", "ada@example.com", message.date):
@@ -175,7 +177,7 @@ def test_a_message_page_shows_headers_text_and_a_sandboxed_frame(client, setting
 def test_the_html_part_is_served_alone_under_a_sandboxing_csp(client, settings):
     send_welcomes(settings, "Ada")
     [message_id] = outbox_for(settings).ids()
-    dev_sign_in(client, "dev@example.com")
+    dev_sign_in(client, "ada@example.com")
     response = client.get(f"/dev/outbox/{message_id}/html")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -189,9 +191,43 @@ def test_the_html_part_is_served_alone_under_a_sandboxing_csp(client, settings):
 @pytest.mark.parametrize("hostile", [*HOSTILE_IDS, "%00", "a%0Ab"])
 def test_hostile_message_ids_are_404(client, settings, hostile):
     send_welcomes(settings, "Ada")
-    dev_sign_in(client, "dev@example.com")
+    dev_sign_in(client, "ada@example.com")
     for path in (f"/dev/outbox/{hostile}", f"/dev/outbox/{hostile}/html"):
         response = client.get(path)
         # control characters never reach a route: the edge refuses them (400)
         assert response.status_code == (400 if "%0" in hostile else 404), path
         assert "Welcome aboard" not in response.text
+
+
+def test_each_person_sees_only_mail_to_them_or_from_their_workspace(app, client, new_client):
+    """Issue 16 item 9: an invitation link in another workspace's mail is a way into it."""
+    from tests.test_team import hx, join, own_tenant  # that module imports this one
+
+    bob, mia, ivan = new_client(), new_client(), new_client()
+    dev_sign_in(bob, "bob@example.com")
+    bobs = own_tenant(app, "bob@example.com")
+    assert bob.post("/invitations", data={"email": "ivan@example.com"}, headers=hx(bob)).is_success
+    send_welcomes(app.state.settings, "Ada")  # to ada@example.com, from no workspace
+    outbox = outbox_for(app.state.settings)
+    invitation = next(i for i in outbox.ids() if outbox.get(i).to == "ivan@example.com")
+    welcome_id = next(i for i in outbox.ids() if outbox.get(i).to == "ada@example.com")
+
+    dev_sign_in(client, "ada@example.com")
+    adas = {i for i in outbox.ids() if outbox.get(i).to == "ada@example.com"}
+    assert welcome_id in adas and set(message_links(client.get("/dev/outbox").text)) == adas
+    for path in (f"/dev/outbox/{invitation}", f"/dev/outbox/{invitation}/html"):
+        response = client.get(path)
+        assert response.status_code == 404 and "/invitations/" not in response.text
+    join(app, mia, "mia@example.com", bobs, "member")  # from Bob's workspace: hers to see
+    assert invitation in message_links(mia.get("/dev/outbox").text)
+    assert mia.get(f"/dev/outbox/{invitation}/html").status_code == 200
+    dev_sign_in(ivan, "ivan@example.com")  # sent to him
+    assert invitation in message_links(ivan.get("/dev/outbox").text)
+    assert "/invitations/" in ivan.get(f"/dev/outbox/{invitation}").text
+    # Removed from Bob's workspace, Mia no longer sees its mail.
+    app.state.catalog.execute(
+        "DELETE FROM core_memberships WHERE tenant_id = :t AND user_id ="
+        " (SELECT id FROM core_users WHERE email = 'mia@example.com')",
+        t=bobs,
+    )
+    assert invitation not in message_links(mia.get("/dev/outbox").text)

@@ -156,12 +156,13 @@ def test_a_batch_with_smtp_down_reports_every_recipient_failed_without_raising()
     assert all(f"cannot use SMTP server 127.0.0.1:{port}" in d.error for d in deliveries)
 
 
-def test_a_malformed_address_fails_only_that_recipient():
-    recipients = [("ada@example.com", welcome()), ("not an address", welcome("X"))]
+@pytest.mark.parametrize("junk", ["not an address", "@example.com", "a@@example.com", "<x>"])
+def test_a_malformed_address_fails_only_that_recipient(junk):
+    recipients = [("ada@example.com", welcome()), (junk, welcome("X"))]
     with smtp_server() as server:
         deliveries = mailer(server.port).send_batch("welcome", recipients)
     assert deliveries[0].ok
-    assert "not an email address: 'not an address'" in deliveries[1].error
+    assert f"not an email address: {junk!r}" in deliveries[1].error
     assert len(server.received) == 1
 
 

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.lib.graphql import GraphQLClient
 from app.lib.http_client import (
     ApiClient,
     ApiError,
@@ -164,22 +165,24 @@ def test_non_json_answer_is_an_api_error():
         run(go())
 
 
-def test_auth_headers_are_sent_and_redirects_not_followed():
+def test_auth_headers_are_sent_and_a_redirect_is_an_error_not_followed():
     script = Script(
         httpx.Response(200, json={}),
         httpx.Response(302, headers={"Location": "https://evil.example/"}),
     )
+    headers = {**bearer_auth("t0k"), **api_key_auth("k3y", header="X-Shop-Key")}
 
     async def go():
-        headers = {**bearer_auth("t0k"), **api_key_auth("k3y", header="X-Shop-Key")}
         async with client(script, headers=headers) as api:
             await api.get_json()
             return await api.request("GET", "moved")
 
-    assert run(go()).status_code == 302
+    with pytest.raises(ApiError, match=r"redirected to https://evil\.example/") as refused:
+        run(go())
+    assert refused.value.status == 302
     sent = script.requests[0].headers
     assert sent["authorization"] == "Bearer t0k" and sent["x-shop-key"] == "k3y"
-    assert len(script.requests) == 2  # the redirect was returned, not followed with our key
+    assert len(script.requests) == 2  # not followed with our key, and not retried
     assert api_key_auth("k") == {"X-API-Key": "k"}
     assert oauth_token_auth({"access_token": "abc", "token_type": "bearer"}) == {
         "Authorization": "Bearer abc"
@@ -208,3 +211,59 @@ def test_real_server_dropped_connections_and_503_are_survived():
 
         assert run(go()) == [{"hello": "world"}] * 2
     assert app.injected == {"drop": 2, "503": 2, "ok": 2}
+
+
+# Issue 16 item 22: ApiClient("https://host/graphql") posted to /graphql/, and the server's
+# 307 back to /graphql was taken as success ("did not return JSON").
+
+
+def strict_graphql_app() -> Starlette:
+    """Answers POST /graphql only; like Starlette's default router, it redirects /graphql/."""
+
+    async def graphql(request):
+        return JSONResponse({"data": {"path": request.url.path}})
+
+    return Starlette(routes=[Route("/graphql", graphql, methods=["POST"])])
+
+
+def test_the_url_is_used_as_given():
+    with serve(strict_graphql_app()) as url:
+
+        async def go():
+            async with ApiClient(f"{url}graphql", retry=FAST, timeout=5) as api:
+                return await GraphQLClient(api).execute("{ path }")
+
+        assert run(go()) == {"path": "/graphql"}
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "sent"),
+    [
+        ("https://api.example/graphql", "", "https://api.example/graphql"),
+        ("https://api.example/v1/", "items", "https://api.example/v1/items"),
+        ("https://api.example/v1", "items", "https://api.example/v1/items"),
+        ("https://api.example/v1", "/items", "https://api.example/v1/items"),
+        ("https://api.example/v1?key=k", "", "https://api.example/v1?key=k"),
+    ],
+)
+def test_paths_join_the_base_url_without_inventing_slashes(base, path, sent):
+    script = Script(httpx.Response(200, json={}))
+
+    async def go():
+        async with ApiClient(base, transport=httpx.MockTransport(script), retry=FAST) as api:
+            await api.get_json(path)
+
+    run(go())
+    assert str(script.requests[0].url) == sent
+
+
+def test_a_redirect_from_a_real_server_is_an_error_naming_where_it_points():
+    with serve(strict_graphql_app()) as url:
+
+        async def go():
+            async with ApiClient(f"{url}graphql/", retry=FAST, timeout=5) as api:
+                return await api.post_json("", {"query": "{ path }"})
+
+        with pytest.raises(ApiError, match=r"redirected to .*/graphql\b") as refused:
+            run(go())
+    assert refused.value.status == 307

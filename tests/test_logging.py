@@ -3,16 +3,25 @@ line and response, and no emails, tokens or secrets in any line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import socket
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from app.cli import uvicorn_config
+from app.factory import create_app
+from app.lib.http_client import ApiClient, Retry
 from app.log_config import configure_logging, redact
 from app.web.request_id import request_id_for
 
@@ -133,3 +142,68 @@ def test_a_response_never_carries_two_request_ids(app):
     with TestClient(app, base_url="http://localhost") as client:
         response = client.get("/own-id", headers={"X-Request-ID": "from-the-client"})
     assert response.headers.get_list("x-request-id") == ["from-the-client"]
+
+
+# Issue 16 item 25: one line per event. A 500 printed its traceback twice (our error page's
+# line, then uvicorn's "Exception in ASGI application"), and every HTTP request the app
+# made (each page of a sync) added an httpx INFO line.
+
+
+def test_a_500_logs_one_traceback_and_outgoing_requests_no_lines(
+    settings, tmp_path, restore_root_logger
+):
+    log_file = tmp_path / "app.log"
+    settings = replace(settings, app_env="development", log_file=log_file, log_level="INFO")
+    configure_logging(settings)
+    app = create_app(settings)
+
+    def boom(request):
+        raise RuntimeError("kaboom")
+
+    app.routes.insert(0, Route("/boom", boom))
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+        async def fetch():
+            async with ApiClient(url, retry=Retry(attempts=1)) as api:
+                return await api.get_json("/healthz"), await api.request("GET", "/readyz")
+
+        asyncio.run(fetch())
+        assert httpx.get(f"{url}/boom").status_code == 500
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        app.state.databases.dispose()
+        app.state.catalog.dispose()
+    text = log_file.read_text()
+    assert text.count("Traceback (most recent call last)") == 1, text
+    assert text.count("RuntimeError: kaboom") == 1
+    assert "unhandled error on GET /boom" in text  # the line that says which request it was
+    assert "HTTP Request:" not in text and "httpx" not in text
+
+
+def test_the_same_error_logged_twice_keeps_its_first_record_only(
+    make_settings, tmp_path, restore_root_logger
+):
+    log_file = tmp_path / "app.log"
+    configure_logging(make_settings(APP_ENV="development", LOG_FILE=str(log_file)))
+    try:
+        raise ValueError("once")
+    except ValueError as error:
+        logging.getLogger("app.one").error("first", exc_info=error)
+        logging.getLogger("server").error("again", exc_info=error)
+    try:
+        raise ValueError("other")
+    except ValueError as error:
+        logging.getLogger("app.two").error("a different error", exc_info=error)
+    text = _log_lines(log_file)
+    assert any("first" in line for line in text) and not any("again" in line for line in text)
+    assert any("a different error" in line for line in text)

@@ -125,3 +125,36 @@ def test_dev_sign_in_does_not_exist_when_oidc_is_configured(oidc_app):
         # no route at all: Starlette answers before any Beforeware (a 403 would prove nothing)
         response = client.post("/login/dev", data={"email": "x@example.com"})
         assert response.status_code == 404
+
+
+# Issue 16 item 5: authlib talks to the provider with httpx2, whose errors are not httpx's.
+
+
+def test_a_provider_that_is_down_at_the_start_is_503(make_settings):
+    with oidc_provider(USERS) as issuer:
+        pass  # stopped: nothing listens at its address any more
+    app = create_app(make_settings(**oidc_env(issuer), BASE_URL="http://localhost"))
+    try:
+        with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as client:
+            response = client.get("/login/oidc", follow_redirects=False)
+    finally:
+        app.state.databases.dispose()
+        app.state.catalog.dispose()
+    assert response.status_code == 503, response.text
+    assert "sign-in provider is unavailable" in response.text
+
+
+def test_a_provider_that_goes_down_before_the_callback_is_503(make_settings):
+    with oidc_provider(USERS) as issuer:
+        app = create_app(make_settings(**oidc_env(issuer), BASE_URL="http://localhost"))
+        client = TestClient(app, base_url="http://localhost", raise_server_exceptions=False)
+        callback = consent(start(client), "alice-sub")
+    try:  # the provider is stopped: the code cannot be exchanged for a token
+        response = client.get(callback, follow_redirects=False)
+        assert response.status_code == 503, response.text
+        assert "sign-in provider is unavailable" in response.text
+        assert not signed_in(client)
+    finally:
+        client.close()
+        app.state.databases.dispose()
+        app.state.catalog.dispose()

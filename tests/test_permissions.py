@@ -1,116 +1,260 @@
-"""Roles and permissions: every team route x every role -> the expected status; a removed
-member loses access on the next request; extra form fields change nothing."""
+"""Roles and permissions: every tenant route x every role -> what the tenant's permission
+table says, under the default table and under a reshuffled one (so a route that decides from a
+hard-coded role list fails); a removed member loses access on the next request; extra form
+fields change nothing."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from types import SimpleNamespace
 
+import pytest
 from starlette.testclient import TestClient
 
+from app.demo.graphql import DemoStore
+from app.demo.sync import DEMO, in_process_client
+from app.syncs.sources import SPECS
 from app.web.permissions import can, manageable_roles
+from tenants import invitations
+from tenants import webhooks as webhook_store
+from tenants.stamp import new_id, now
 from tests.conftest import dev_sign_in, page_csrf
 from tests.test_team import EMAILS, add_member, hx, make_team, membership_id, user_id
 
 ROLES = ("member", "admin", "owner")  # least privileged first: the owner acts last
+WEBHOOK_SOURCE = {"member": "demo", "admin": "stripe", "owner": "github"}  # one live each
 
 
-def allowed(*roles: str, ok: int = 200, refused: int = 403) -> dict[str, int]:
-    return {role: ok if role in roles else refused for role in ROLES}
+@dataclass(frozen=True)
+class Row:
+    """A request and what decides its answer: the permission it needs from the tenant's table
+    (None: any member), and the one rule about people that is not in the table (only an owner
+    hands over ownership). `ok` is the answer when allowed; a refusal is 403."""
+
+    method: str
+    path: str
+    needs: tuple[str, str] | None = None
+    form: dict[str, str] | None = None
+    ok: int = 200
+    only: tuple[str, ...] = ROLES
+
+    def expected(self, role: str, table: set[tuple[str, str, str]]) -> int:
+        allowed = self.needs is None or (role, *self.needs) in table
+        return self.ok if allowed and role in self.only else 403
 
 
-EVERYONE = allowed(*ROLES)
-MANAGERS = allowed("owner", "admin")
-OWNER = allowed("owner")
+MANAGE_MEMBERS = ("members", "manage")
+MANAGE_WEBHOOKS = ("webhooks", "manage")
+DELETE_TENANT = ("tenant", "delete")
 
-# (method, path, form, expected status per role). `{victim}`, `{heir}`, `{invitation}` and
-# `{export}` are filled per role with a target of that role's own, so attempts are independent.
-# Order matters where a row changes the team: transfers and leaving come last.
+# Placeholders are filled per role with targets of that role's own (see `targets`), so the
+# attempts are independent. Order matters where a row changes the team or a target: webhook
+# endpoints are revoked before each role creates one again; transfers and leaving come last.
 MATRIX = [
-    ("GET", "/members", None, EVERYONE),
-    ("GET", "/invitations", None, MANAGERS),
-    ("POST", "/invitations", {"email": "new-{role}@example.com", "role": "member"}, MANAGERS),
-    ("POST", "/invitations/{invitation}/resend", None, MANAGERS),
-    ("POST", "/invitations/{invitation}/revoke", None, MANAGERS),
-    ("POST", "/members/{victim}/role", {"role": "admin"}, MANAGERS),
-    ("POST", "/members/{victim}/remove", None, MANAGERS),
-    ("GET", "/audit", None, MANAGERS),
-    ("POST", "/account/export", None, EVERYONE),
-    ("GET", "/account/exports/{export}", None, EVERYONE),
-    ("GET", "/account/exports/{export}/download", None, EVERYONE),
-    ("GET", "/tenant/delete", None, OWNER),
-    ("POST", "/tenant/delete", {"confirm": "not the name"}, allowed("owner", ok=400)),
-    ("GET", "/dashboard", None, EVERYONE),
-    ("GET", "/settings", None, EVERYONE),
-    ("POST", "/settings", {"name": "Renamed", "timezone": "UTC", "currency": "EUR"}, MANAGERS),
-    ("GET", "/account", None, EVERYONE),
-    ("GET", "/tenants", None, EVERYONE),
-    ("POST", "/members/{heir}/transfer", None, OWNER),
-    ("POST", "/members/leave", None, EVERYONE),
+    Row("GET", "/dashboard"),
+    Row("GET", "/notes"),
+    Row("POST", "/notes", form={"body": "a note by {role}"}),
+    Row("DELETE", "/notes/{note}"),
+    Row("GET", "/settings"),
+    Row(
+        "POST",
+        "/settings",
+        ("settings", "edit"),
+        {"name": "Renamed by {role}", "timezone": "UTC", "currency": "EUR"},
+    ),
+    Row("GET", "/settings/danger"),
+    Row("GET", "/settings/team", MANAGE_MEMBERS),
+    Row("GET", "/members"),
+    Row("GET", "/invitations", MANAGE_MEMBERS),
+    Row("POST", "/invitations", MANAGE_MEMBERS, {"email": "new-{role}@example.com"}),
+    Row("POST", "/invitations/{invitation}/resend", MANAGE_MEMBERS),
+    Row("POST", "/invitations/{invitation}/revoke", MANAGE_MEMBERS),
+    Row("POST", "/members/{victim}/role", MANAGE_MEMBERS, {"role": "admin"}),
+    Row("POST", "/members/{victim}/remove", MANAGE_MEMBERS),
+    Row("GET", "/audit", ("audit", "view")),
+    Row("POST", "/account/export"),
+    Row("GET", "/account/exports/{export}"),
+    Row("GET", "/account/exports/{export}/download"),
+    Row("GET", "/jobs"),
+    Row("GET", "/jobs/{export}"),
+    Row("POST", "/jobs/{export}/cancel", ("jobs", "manage")),
+    Row("POST", "/jobs/{export}/retry", ("jobs", "manage")),
+    Row("GET", "/settings/webhooks"),
+    Row("GET", "/settings/webhooks/deliveries"),
+    Row("POST", "/settings/webhooks/{endpoint}/rotate", MANAGE_WEBHOOKS),
+    Row("POST", "/settings/webhooks/{endpoint}/test", MANAGE_WEBHOOKS),
+    Row("POST", "/settings/webhooks/secrets/{secret}/revoke", MANAGE_WEBHOOKS),
+    Row("POST", "/settings/webhooks/{endpoint}/revoke", MANAGE_WEBHOOKS),
+    Row("POST", "/settings/webhooks", MANAGE_WEBHOOKS, {"source": "{webhook_source}"}),
+    Row("GET", "/sync"),
+    Row("GET", "/sync/{source}/status"),
+    Row("GET", "/sync/{source}/rows"),
+    Row("POST", "/sync/{source}/run", ("sync", "run"), {"mode": "incremental"}),
+    Row("POST", "/sync/{source}/cancel", ("sync", "run")),
+    Row("POST", "/sync/{source}/schedule", ("sync", "manage"), {"schedule": "daily"}),
+    Row("GET", "/demo"),
+    Row("POST", "/demo/jobs"),
+    Row("POST", "/demo/changes"),
+    Row("GET", "/tenant/delete", DELETE_TENANT),
+    Row("POST", "/tenant/delete", DELETE_TENANT, {"confirm": "not the name"}, ok=400),
+    Row("GET", "/account"),
+    Row("GET", "/tenants"),
+    Row("POST", "/members/{heir}/transfer", MANAGE_MEMBERS, only=("owner",)),
+    Row("POST", "/members/leave"),
 ]
+# A route's own parameter names -> the placeholders MATRIX uses for them.
+PLACEHOLDERS = {
+    "membership_id": ("victim", "heir"),
+    "invitation_id": ("invitation",),
+    "job_id": ("export",),
+    "note_id": ("note",),
+    "endpoint_id": ("endpoint",),
+    "secret_id": ("secret",),
+    "source_id": ("source",),
+}
+
+
+@pytest.fixture
+def small_demo(monkeypatch):
+    """A small demo upstream of this test's own, so the syncs it starts finish quickly."""
+    store = DemoStore(count=60)
+    spec = dataclasses.replace(DEMO, connect=lambda: in_process_client(store), page_size=50)
+    monkeypatch.setitem(SPECS, DEMO.kind, spec)
+
+
+def permission_table(app, tenant_id: str) -> set[tuple[str, str, str]]:
+    with app.state.databases.handle(tenant_id) as db:
+        rows = db.q("SELECT role, resource, action FROM core_permissions")
+    return {(r["role"], r["resource"], r["action"]) for r in rows}
+
+
+def reshuffle(app, tenant_id: str) -> None:
+    """Turn the table around: every role that had one of these permissions loses it, every
+    role that lacked it gains it. (Managing members stays as it is: who may change whose role
+    is also a rule about people, `manageable_roles`, which the table does not decide.)"""
+    resources = {row.needs for row in MATRIX if row.needs and row.needs != MANAGE_MEMBERS}
+    table = permission_table(app, tenant_id)
+    with app.state.databases.handle(tenant_id) as db:
+        for resource, action in sorted(resources):
+            for role in ROLES:
+                if (role, resource, action) in table:
+                    db.q(
+                        """DELETE FROM core_permissions
+                           WHERE role = :r AND resource = :res AND action = :a""",
+                        r=role,
+                        res=resource,
+                        a=action,
+                    )
+                else:
+                    db.q(
+                        """INSERT INTO core_permissions (id, role, resource, action)
+                           VALUES (:id, :r, :res, :a)""",
+                        id=new_id(),
+                        r=role,
+                        res=resource,
+                        a=action,
+                    )
+        db.commit()
 
 
 def targets(app, team, client: TestClient, role: str) -> dict[str, str]:
-    """Members to act on, an invitation to resend and revoke, an export to fetch."""
-    team.owner.post(
-        "/invitations", data={"email": f"invitee-{role}@example.com"}, headers=hx(team.owner)
+    """Members to act on, an invitation, an export, a note, a webhook endpoint with its secret
+    and the workspace's sync source, all for this role alone."""
+    catalog, tenant = app.state.catalog, team.tenant
+    invitation, _ = invitations.create(
+        catalog, tenant, f"invitee-{role}@example.com", "member", user_id(app, EMAILS["owner"])
     )
-    app.state.catalog.execute(  # sent long ago, so it may be sent again now
-        "UPDATE core_invitations SET sent_at = '2000-01-01T00:00:00.000000Z' WHERE email = :e",
-        e=f"invitee-{role}@example.com",
+    catalog.execute(  # sent long ago, so it may be sent again now
+        "UPDATE core_invitations SET sent_at = '2000-01-01T00:00:00.000000Z' WHERE id = :id",
+        id=invitation,
     )
-    client.post("/account/export", headers=hx(client))
-    with app.state.databases.handle(team.tenant) as db:
+    assert client.post("/account/export", headers=hx(client)).status_code == 200
+    assert client.get("/sync").status_code == 200  # the demo source exists from the first view
+    endpoint, _ = webhook_store.create_endpoint(catalog, tenant, WEBHOOK_SOURCE[role])
+    note = new_id()
+    with app.state.databases.handle(tenant) as db:
         export = db.q(
             """SELECT id FROM tenant_jobs WHERE job_type = 'account.export'
                ORDER BY created_at DESC LIMIT 1"""
         )[0]["id"]
+        secret, _ = webhook_store.add_secret(db.conn, endpoint)
+        db.q(
+            """INSERT INTO notes (id, body, author_id, created_at)
+               VALUES (:id, 'to delete', :author, :t)""",
+            id=note,
+            author=user_id(app, EMAILS[role]),
+            t=now(),
+        )
+        source = db.q("SELECT id FROM sync_sources")[0]["id"]
+        db.commit()
     return {
-        "victim": add_member(app, team.tenant, f"victim-{role}@example.com", "member"),
-        "heir": add_member(app, team.tenant, f"heir-{role}@example.com", "member"),
-        "invitation": app.state.catalog.row(
-            "SELECT id FROM core_invitations WHERE email = :e", e=f"invitee-{role}@example.com"
-        )["id"],
+        "victim": add_member(app, tenant, f"victim-{role}@example.com", "member"),
+        "heir": add_member(app, tenant, f"heir-{role}@example.com", "member"),
+        "invitation": invitation,
         "export": export,
+        "note": note,
+        "endpoint": endpoint,
+        "secret": secret,
+        "webhook_source": WEBHOOK_SOURCE[role],
+        "source": source,
         "role": role,
     }
 
 
-def test_every_route_and_role_gets_the_expected_status(app, client, new_client):
+@pytest.mark.parametrize("table", ["default", "reshuffled"])
+def test_every_route_and_role_gets_what_the_permission_table_says(
+    app, client, new_client, small_demo, table
+):
     team = make_team(app, client, new_client)
+    if table == "reshuffled":
+        reshuffle(app, team.tenant)
+    granted = permission_table(app, team.tenant)
     ids = {role: targets(app, team, team.client(role), role) for role in ROLES}
-    for method, template, form, expected in MATRIX:
+    wrong = []
+    for row in MATRIX:
         for role in ROLES:
             browser = team.client(role)
-            path = template.format(**ids[role])
-            data = {k: v.format(**ids[role]) for k, v in (form or {}).items()}
-            response = browser.request(method, path, data=data or None, headers=hx(browser))
-            assert response.status_code == expected[role], (method, path, role, response.text)
-            assert "Traceback" not in response.text
+            path = row.path.format(**ids[role])
+            data = {k: v.format(**ids[role]) for k, v in (row.form or {}).items()}
+            response = browser.request(row.method, path, data=data or None, headers=hx(browser))
+            expected = row.expected(role, granted)
+            if response.status_code != expected or "Traceback" in response.text:
+                wrong.append(
+                    f"{role} {row.method} {row.path}: {response.status_code}, not {expected}"
+                )
+    assert not wrong, "\n".join(wrong)
 
 
-def test_the_matrix_covers_every_team_route(app):
-    covered = {(m, p) for m, p, _, _ in MATRIX}
-    names = {
-        "membership_id": ("victim", "heir"),
-        "invitation_id": ("invitation",),
-        "job_id": ("export",),
+def _templates(path: str) -> set[str]:
+    """The MATRIX spellings of a route path."""
+    spellings = {path}
+    for param, ours in PLACEHOLDERS.items():
+        spellings = {s.replace("{" + param + "}", "{" + o + "}") for s in spellings for o in ours}
+    return spellings
+
+
+def test_the_matrix_covers_every_tenant_route(app):
+    covered = {(row.method, row.path) for row in MATRIX}
+    missing = [
+        f"{method} {route.path}"
+        for route in app.routes
+        if app.state.access.classify(getattr(route, "path", "")) == "tenant"
+        for method in sorted(set(route.methods or []) - {"HEAD"})
+        if not covered & {(method, t) for t in _templates(route.path)}
+    ]
+    assert not missing, f"tenant routes missing from MATRIX: {missing}"
+
+
+def test_the_matrix_names_only_real_routes(app):
+    real = {
+        (method, t)
+        for route in app.routes
+        for method in (getattr(route, "methods", None) or [])
+        for t in _templates(getattr(route, "path", ""))
     }
-    for route in app.routes:
-        if app.state.access.classify(route.path) != "tenant":
-            continue
-        if not route.path.startswith(
-            ("/members", "/invitations", "/audit", "/account", "/tenant/")
-        ):
-            continue
-        for method in sorted(set(route.methods or []) - {"HEAD"}):
-            templates = {route.path}
-            for param, ours in names.items():
-                templates = {
-                    t.replace("{" + param + "}", "{" + o + "}") for t in templates for o in ours
-                }
-            assert covered & {(method, t) for t in templates}, (
-                f"{method} {route.path} not in MATRIX"
-            )
+    stale = [f"{row.method} {row.path}" for row in MATRIX if (row.method, row.path) not in real]
+    assert not stale, f"MATRIX rows that match no route: {stale}"
 
 
 def test_the_ui_shows_only_what_the_role_may_do(app, client, new_client):

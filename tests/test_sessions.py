@@ -42,7 +42,7 @@ def test_production_cookie_is_secure_and_host_prefixed(tmp_path):
     settings = load_settings(
         env={
             "APP_ENV": "production",
-            "SECRET_KEY": "s" * 40,
+            "SECRET_KEY": "pN4xW8qZ2vB6mR1tK9sL3yH7cJ5dF0gA",
             "BASE_URL": "https://app.example.com",
             "GOOGLE_CLIENT_ID": "id",
             "GOOGLE_CLIENT_SECRET": "secret",

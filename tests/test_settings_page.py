@@ -1,8 +1,13 @@
 """The settings form: allow-listed fields, inline errors, nothing changes unless all valid."""
 
+import html
+import re
+
 import pytest
 
+from tenants.names import NAME_MAX
 from tests.conftest import dev_sign_in, page_csrf
+from tests.support.html import field_values
 
 
 @pytest.fixture
@@ -36,7 +41,7 @@ def test_valid_change_is_saved_audited_and_toasted(app, client, signed_in):
     ("form", "message"),
     [
         ({"name": "", "timezone": "UTC", "currency": "USD"}, "Give your workspace a name."),
-        ({"name": "x" * 81, "timezone": "UTC", "currency": "USD"}, "under 80 characters"),
+        ({"name": "x" * 81, "timezone": "UTC", "currency": "USD"}, "80 characters or fewer"),
         ({"name": "ok", "timezone": "Mars/Olympus", "currency": "USD"}, "Choose a timezone"),
         (
             {"name": "ok", "timezone": "UTC", "currency": "usd'; DROP TABLE core_settings;--"},
@@ -76,10 +81,47 @@ def test_members_cannot_change_settings(app, client, signed_in):
     headers, tenant_id = signed_in
     app.state.catalog.execute("UPDATE core_memberships SET role = 'member'")
     page = client.get("/settings").text
-    assert "Only owners and admins" in page and "disabled" in page
+    assert "Your role cannot change these" in page and "disabled" in page
     before = current(app, tenant_id)
     response = client.post(
         "/settings", data={"name": "x", "timezone": "UTC", "currency": "USD"}, headers=headers
     )
     assert response.status_code == 403
     assert current(app, tenant_id) == before
+
+
+@pytest.mark.parametrize("length", [1, 68, 69, 100])
+def test_the_generated_workspace_name_always_fits_the_settings_form(app, client, length):
+    """Issue 16 item 16: a display name of 69+ characters made a workspace name over the
+    limit, after which saving the settings always failed, even for the timezone alone."""
+    name = "Bartholomew-" + "x" * (length - 12) if length > 12 else "B" * length
+    dev_sign_in(client, "long@example.com", name)
+    tenant_id = app.state.catalog.row("SELECT id FROM core_tenants")["id"]
+    generated = app.state.catalog.tenant(tenant_id)["name"]
+    assert 0 < len(generated) <= NAME_MAX and generated.endswith("'s workspace")
+    assert generated.startswith(name[:40])
+    shown = field_values(client.get("/settings").text)["name"]
+    assert shown == generated
+    headers = {"X-CSRF-Token": page_csrf(client), "HX-Request": "true"}
+    form = {"name": shown, "timezone": "Europe/Paris", "currency": "USD"}
+    saved = client.post("/settings", data=form, headers=headers)
+    assert "Settings saved." in saved.text, saved.text
+    assert current(app, tenant_id) == (generated, "Europe/Paris", "USD")
+
+
+def test_a_rename_updates_the_switcher_and_the_title_in_place(app, client, signed_in):
+    """Issue 16 item 18: the answer to a rename carries the new switcher (out of band) and
+    title, so the page shows the new name without a reload (htmx swaps both)."""
+    headers, tenant_id = signed_in
+    title = re.search(
+        r"<title>Settings · (.*?) · FastHTML SaaS</title>", client.get("/settings").text
+    )
+    assert html.unescape(title.group(1)) == app.state.catalog.tenant(tenant_id)["name"]
+    form = {"name": "Acme <Labs>", "timezone": "UTC", "currency": "USD"}
+    saved = client.post("/settings", data=form, headers=headers).text
+    assert "<title>Settings · Acme &lt;Labs&gt; · FastHTML SaaS</title>" in saved
+    switcher = re.search(r'<details[^>]*id="tenant-switcher"[^>]*>.*?</details>', saved, re.S)
+    assert switcher and 'hx-swap-oob="true"' in switcher.group(0)
+    assert "<summary>Acme &lt;Labs&gt;</summary>" in switcher.group(0)
+    refused = client.post("/settings", data={**form, "name": ""}, headers=headers).text
+    assert "tenant-switcher" not in refused and "<title>" not in refused  # nothing was renamed

@@ -3,8 +3,10 @@ fragments show it, the schedule can be set, and another tenant's ids are not fou
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 
@@ -182,6 +184,33 @@ def test_demo_graphql_endpoint_answers_queries(client):
     assert client.post("/demo/graphql", json={"query": query}).status_code == 403  # CSRF
 
 
+def test_demo_graphql_endpoint_takes_a_form_body(client):
+    """Issue 16 item 6: a form POST gave 500 (the CSRF check had read the body already)."""
+    dev_sign_in(client, "ada@example.com")
+    token = page_csrf(client)
+    query = "{ orders(first: 3) { nodes { id } } }"
+    response = client.post("/demo/graphql", data={"query": query, "csrf_token": token})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["data"]["orders"]["nodes"]) == 3
+    mutation = "mutation($n: Int!) { touchOrders(count: $n) { id } }"
+    changed = client.post(
+        "/demo/graphql",
+        data={"query": mutation, "variables": '{"n": 2}'},
+        headers={"X-CSRF-Token": token},
+    )
+    assert changed.status_code == 200 and len(changed.json()["data"]["touchOrders"]) == 2
+    multipart = client.post(  # fields without a file name: multipart/form-data, no upload
+        "/demo/graphql", files={"query": (None, query), "csrf_token": (None, token)}
+    )
+    assert multipart.status_code == 200 and multipart.json()["data"]["orders"]["nodes"]
+    bad = client.post(
+        "/demo/graphql", data={"query": query, "variables": "{bad", "csrf_token": token}
+    )
+    assert bad.status_code == 400 and bad.json()["errors"]
+    as_json = client.post("/demo/graphql", json={"query": query}, headers={"X-CSRF-Token": token})
+    assert as_json.status_code == 200
+
+
 def test_demo_graphql_endpoint_is_absent_in_production(settings):
     production = dataclasses.replace(
         settings,
@@ -194,3 +223,35 @@ def test_demo_graphql_endpoint_is_absent_in_production(settings):
     assert demo_routes.rt.routes and demo_routes.public_rt.routes
     in_production = {route.path for route in create_app(production).routes}
     assert not {p for p in in_production if p.startswith("/demo")}
+
+
+def test_sync_reads_answer_get_only(client, store):
+    """Issue 16 item 19: a bare `@rt(path)` answers POST as well; these are reads."""
+    headers, source_id = signed_in(client, "ada@example.com")
+    for path in ("/sync", f"/sync/{source_id}/status", f"/sync/{source_id}/rows"):
+        assert client.get(path, headers=headers).status_code == 200, path
+        assert client.post(path, headers=headers).status_code == 405, path
+
+
+def test_every_route_declares_its_methods():
+    """A router called as `@rt("/path")` without `methods=` answers GET and POST; every route
+    in app/ says which methods it takes (`@rt.get`, `@rt.post`, ... or `methods=[...]`)."""
+    bare = []
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted((root / "app").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        routers = {  # names bound to `APIRouter()` in this module
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+            if getattr(node.value.func, "id", "") == "APIRouter"
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(tree):
+            for decorator in getattr(node, "decorator_list", []):
+                called = isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Name)
+                declared = called and any(k.arg == "methods" for k in decorator.keywords)
+                if called and decorator.func.id in routers and not declared:
+                    bare.append(f"{path.relative_to(root)}:{decorator.lineno}")
+    assert not bare, f"routes without declared methods: {bare}"

@@ -168,7 +168,11 @@ def test_invite_email_link_sign_in_lands_in_the_workspace_with_the_role(app_with
             "/invitations", data={"email": "Ivan@Example.com", "role": "admin"}, headers=hx(olive)
         )
         assert sent.status_code == 200 and "Invitation sent to ivan@example.com" in sent.text
-    [message] = smtp.messages
+    [welcome, message] = smtp.messages  # Olive's first sign-up, then her invitation
+    assert (welcome["To"], welcome["Subject"]) == (
+        "olive@example.com",
+        "Welcome to FastHTML SaaS, Olive",
+    )
     assert message["To"] == "ivan@example.com"
     assert message["Subject"] == "Olive invited you to join Olive's workspace on FastHTML SaaS"
     link = LINK.search(message.get_body(("plain",)).get_content()).group(1)
@@ -185,6 +189,9 @@ def test_invite_email_link_sign_in_lands_in_the_workspace_with_the_role(app_with
         assert accepted.status_code == 303 and accepted.headers["location"] == "/dashboard"
         dashboard = ivan.get("/dashboard").text
         assert "role: admin" in dashboard
+    ivans = [m for m in smtp.messages if m["To"] == "ivan@example.com"]
+    assert [m["Subject"] for m in ivans][1:] == ["Welcome to FastHTML SaaS, Ivan"]
+    assert "Olive's workspace" in ivans[1].get_body(("plain",)).get_content()
 
     olives = own_tenant(app, "olive@example.com")
     assert memberships(app, "ivan@example.com") == [(olives, "admin")]  # no workspace of his own
@@ -196,7 +203,9 @@ def test_invite_email_link_sign_in_lands_in_the_workspace_with_the_role(app_with
     ]
 
 
-def test_smtp_down_retries_then_fails_visibly_and_nothing_else_breaks(app_with, monkeypatch):
+def test_smtp_down_retries_then_fails_visibly_and_nothing_else_breaks(
+    app_with, monkeypatch, caplog
+):
     monkeypatch.setenv("JOB_RETRY_BASE_SECONDS", "0")
     monkeypatch.setenv("JOB_POLL_SECONDS", "0.1")
     port = closed_port()
@@ -215,7 +224,9 @@ def test_smtp_down_retries_then_fails_visibly_and_nothing_else_breaks(app_with, 
             return panel if "failed" in panel else None
 
         panel = wait_for(failed)
-        assert f"cannot use SMTP server 127.0.0.1:{port}" in panel
+        assert "The email could not be sent." in panel  # issue 16 item 15: a human message,
+        assert "Errno" not in panel and f":{port}" not in panel  # the detail is for the log
+        assert f"cannot use SMTP server 127.0.0.1:{port}" in caplog.text
         assert "hx-trigger" not in panel  # nothing left to wait for: polling stops
         job = app.state.catalog.row(
             """SELECT j.status, j.attempts FROM sys_jobs j

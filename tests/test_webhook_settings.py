@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 from fasthtml.common import to_xml
@@ -143,3 +144,34 @@ def test_the_panel_renders_for_the_settings_page(app, client):
         auth = SimpleNamespace(tenant_id=tenant, role="owner", db=db)
         html = to_xml(WebhooksPanel(SimpleNamespace(app=app), auth))
     assert 'id="webhooks-panel"' in html and "Send test event" in html
+
+
+def test_the_shown_secret_stays_until_dismissed_and_has_copy_buttons(app, client):
+    """Issue 16 item 14: the one-time secret vanished with the next action (Send test event,
+    Rotate, Revoke), which re-renders the panel. It now lives outside the panel, arrives out
+    of band, and only a new secret or the person's Dismiss replaces it."""
+    dev_sign_in(client, "ada@example.com")
+    page = client.get("/settings/webhooks").text
+    assert re.search(r'<div id="shown-once"></div>', page)  # its place, outside the panel
+    assert page.index('id="shown-once"') < page.index('id="webhooks-panel"')
+    assert '<script src="/static/copy.js" defer></script>' in page
+    created = client.post("/settings/webhooks", data={"source": "demo"}, headers=hx(client)).text
+    shown = re.search(r'<article[^>]*id="shown-once"[^>]*>.*?</article>', created, re.S).group(0)
+    assert 'hx-swap-oob="true"' in shown
+    secret = SECRET.search(shown).group(0)
+    assert secret not in created.replace(shown, "")  # nowhere else, the panel included
+    assert re.search(r'<code id="shown-once-secret">' + secret + "</code>", shown)
+    assert 'data-copy="shown-once-secret"' in shown and 'data-copy="shown-once-url"' in shown
+    assert 'data-dismiss="shown-once"' in shown and "<script" not in shown  # no inline script
+    endpoint_id = endpoint_id_of(app, tenant_of(app, "ada@example.com"))
+    base = f"/settings/webhooks/{endpoint_id}"
+    tested = client.post(f"{base}/test", headers=hx(client))
+    assert tested.status_code == 200 and 'id="shown-once"' not in tested.text  # left alone
+    rotated = client.post(f"{base}/rotate", headers=hx(client)).text
+    new = re.search(r'<article[^>]*id="shown-once"[^>]*>.*?</article>', rotated, re.S).group(0)
+    assert SECRET.search(new).group(0) != secret and 'hx-swap-oob="true"' in new
+    revoked = client.post(f"{base}/revoke", headers=hx(client))
+    assert revoked.status_code == 200 and 'id="shown-once"' not in revoked.text
+    script = client.get("/static/copy.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "navigator.clipboard" in script.text

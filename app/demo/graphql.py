@@ -16,7 +16,7 @@ import base64
 import bisect
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,6 +53,7 @@ SCHEMA = graphql.build_schema(SDL)
 MAX_PAGE = 1000
 MAX_TOUCH = 1000
 MAX_BODY = 64 * 1024
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia")
 LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Perlman")
 STATUSES = ("pending", "paid", "shipped", "refunded")
@@ -236,16 +237,24 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message}]}, status_code=status)
 
 
+def _fields(fields: Mapping[str, Any]) -> dict[str, Any] | JSONResponse:
+    """Query-string or form fields, where `variables` is JSON text."""
+    params = {k: v for k, v in fields.items() if k in ("query", "variables", "operationName")}
+    variables = params.get("variables")
+    try:
+        params["variables"] = json.loads(variables) if isinstance(variables, str) else None
+    except ValueError:
+        return _error(400, "variables must be JSON")
+    return params
+
+
 async def _request(request: Request) -> dict[str, Any] | JSONResponse:
-    """The GraphQL request (`query`, `variables`, `operationName`) from a GET or a POST."""
+    """The GraphQL request (`query`, `variables`, `operationName`) from a GET, a JSON POST,
+    or a form POST (which the app's CSRF check has read already: its fields are kept)."""
     if request.method == "GET":
-        params: dict[str, Any] = dict(request.query_params)
-        variables = params.get("variables")
-        try:
-            params["variables"] = json.loads(variables) if variables else None
-        except ValueError:
-            return _error(400, "variables must be JSON")
-        return params
+        return _fields(request.query_params)
+    if request.headers.get("content-type", "").startswith(FORM_TYPES):
+        return _fields(await request.form())
     body = b""
     async for chunk in request.stream():  # read at most MAX_BODY, whatever the client sends
         body += chunk

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import formataddr
+from email.utils import formataddr, getaddresses
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,6 +50,9 @@ __all__ = [
 ]
 
 OUTBOX_DIR = "outbox"
+# Outbox files only (never mail that leaves over SMTP): the workspace a message was sent
+# from, so /dev/outbox shows each person only their own mail and their workspace's.
+WORKSPACE_HEADER = "X-Outbox-Workspace"
 # The id is the file name: a UTC timestamp to the microsecond, so names sort by age, and a
 # random part. Anything else (`..`, slashes, other files) is not a message.
 OUTBOX_ID = re.compile(r"[0-9]{8}T[0-9]{12}-[0-9a-f]{8}")
@@ -67,6 +70,12 @@ class OutboxMessage:
     message_id: str
     text: str
     html: str
+    workspace: str = ""  # the tenant it was sent from; "" for mail about a person
+
+    def visible_to(self, email: str, workspace: str | None) -> bool:
+        """Sent to `email`, or from `workspace` (the viewer's current one, if any)."""
+        recipients = {address.lower() for _, address in getaddresses([self.to])}
+        return email.lower() in recipients or bool(workspace and self.workspace == workspace)
 
 
 class Outbox:
@@ -78,8 +87,10 @@ class Outbox:
     def __init__(self, directory: Path):
         self.directory = directory
 
-    def save(self, message: Message) -> str:
-        """Store `message`; returns its outbox id."""
+    def save(self, message: Message, workspace: str | None = None) -> str:
+        """Store `message` (sent from `workspace`, if it is a workspace's); returns its id."""
+        if workspace:
+            message[WORKSPACE_HEADER] = workspace
         self.directory.mkdir(parents=True, exist_ok=True)
         outbox_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}"
         partial = self.directory / f".{outbox_id}.partial"
@@ -119,6 +130,7 @@ def _outbox_message(outbox_id: str, message: EmailMessage) -> OutboxMessage:
         message_id=str(message["Message-ID"] or ""),
         text=part("plain"),
         html=part("html"),
+        workspace=str(message[WORKSPACE_HEADER] or ""),
     )
 
 
@@ -131,15 +143,22 @@ class Mailer:
     defaults: Mapping[str, str] = field(default_factory=dict)  # the layout's: app_name, base_url
     templates_dir: Path = TEMPLATES_DIR
 
-    def send(self, template: str, to: str, variables: Mapping[str, str | int]) -> str:
-        """Render and deliver one message; returns its Message-ID.
+    def send(
+        self,
+        template: str,
+        to: str,
+        variables: Mapping[str, str | int],
+        workspace: str | None = None,
+    ) -> str:
+        """Render and deliver one message (about `workspace`, if it is a workspace's mail);
+        returns its Message-ID.
 
         A bad template, variable or address raises (TemplateError, ValueError) before any
         connection is opened; a failed delivery raises DeliveryError.
         """
         message = build_message(self._render(template, variables), to=to, sender=self.sender)
         if isinstance(self.transport, Outbox):
-            self.transport.save(message)
+            self.transport.save(message, workspace)
         else:
             send_message(self.transport, message)
         return str(message["Message-ID"])

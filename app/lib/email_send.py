@@ -14,12 +14,14 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import Message
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from markdown_merge import create_multipart_msg
 
 from app.lib.email_render import RenderedEmail
@@ -147,11 +149,23 @@ def parse_sender(value: str) -> Address:
     return addresses[0]
 
 
+def normalize_address(value: str) -> str:
+    """`value` as one address a mail provider would deliver to, lower-cased, with its domain
+    in ASCII (IDNA); raises ValueError saying what is wrong. Refused: display names, lists,
+    quoted local parts, IP literals, dotless and special-use domains (localhost, .test, ...),
+    and non-ASCII local parts, which need SMTPUTF8 that not every server speaks. No DNS."""
+    try:
+        valid = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as e:
+        raise ValueError(str(e)) from None
+    return str(valid.ascii_email).lower()
+
+
 def parse_recipient(value: str) -> Address:
     """A bare address (`ada@example.com`); raises ValueError on anything else."""
     try:
         address = Address(addr_spec=value)
-    except (ValueError, IndexError, TypeError):  # the parser raises all three on junk
+    except (ValueError, IndexError, TypeError, HeaderParseError):  # the parser's junk errors
         address = None
     if address is None or not address.domain:
         raise ValueError(f"not an email address: {value!r}")

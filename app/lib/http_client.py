@@ -8,6 +8,11 @@ hour). Any other 4xx fails at once, with the response body in the error.
 
 Every request is treated as safe to repeat, which holds for reads and GraphQL queries. Do
 not point the retries at a non-idempotent endpoint without an idempotency key.
+
+The base URL is used exactly as given (`https://host/graphql` is not turned into
+`/graphql/`); a path, when there is one, is joined to it with one slash. Redirects are not
+followed (they must not carry our credentials elsewhere) and count as errors: an API that
+moved is a configuration to fix, not a response to parse.
 """
 
 from __future__ import annotations
@@ -94,8 +99,8 @@ class ApiClient:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ):
         self.retry, self._sleep = retry, sleep
+        self.base_url = httpx.URL(base_url)
         self._http = httpx.AsyncClient(
-            base_url=base_url,
             headers=dict(headers or {}),
             timeout=timeout,
             transport=transport,
@@ -111,6 +116,12 @@ class ApiClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def url(self, path: str = "") -> httpx.URL:
+        """The base URL as given, or with `path` joined to its path by one slash."""
+        if not path:
+            return self.base_url
+        return self.base_url.copy_with(path=self.base_url.path.rstrip("/") + "/" + path.lstrip("/"))
+
     async def request(  # type: ignore[return]  # the retry loop only returns or raises
         self,
         method: str,
@@ -120,20 +131,27 @@ class ApiClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """Send with retries; returns a 2xx/3xx response or raises `ApiError`."""
+        """Send with retries; returns a 2xx response or raises `ApiError`."""
+        url = self.url(path)
         for attempt in itertools.count():
             last = attempt + 1 >= self.retry.attempts
             try:
                 response = await self._http.request(
-                    method, path, params=params, json=json, headers=headers
+                    method, url, params=params, json=json, headers=headers
                 )
             except httpx.TransportError as e:
                 if last:
                     raise ApiError(f"{method} {path or '/'}: {type(e).__name__}: {e}") from e
                 await self._sleep(self.retry.delay(attempt))
                 continue
-            if response.is_success or response.is_redirect:
+            if response.is_success:
                 return response
+            if response.is_redirect:
+                raise ApiError(
+                    f"{method} {url} was redirected to {response.headers.get('location', '?')}:"
+                    " set the API's URL to where it points",
+                    status=response.status_code,
+                )
             error = ApiError(
                 f"{method} {path or '/'} returned {response.status_code}",
                 status=response.status_code,

@@ -153,14 +153,14 @@ def SiteHead(base_url: str, name: str, description: str, *, image: str = "") -> 
 
 
 def sitemap_xml(entries: Iterable[SitemapEntry]) -> bytes:
-    """A sitemaps.org `urlset`."""
+    """A sitemaps.org `urlset`, its namespace the default one (`<urlset xmlns=...>`)."""
     urlset = ET.Element(f"{{{SITEMAP_NS}}}urlset")
     for entry in entries:
         url = ET.SubElement(urlset, f"{{{SITEMAP_NS}}}url")
         _child(url, f"{{{SITEMAP_NS}}}loc", entry.url)
         if entry.lastmod:
             _child(url, f"{{{SITEMAP_NS}}}lastmod", _iso(entry.lastmod))
-    return _document(urlset)
+    return _document(urlset, default_namespace=SITEMAP_NS)
 
 
 def rss_xml(
@@ -204,8 +204,10 @@ def _child(parent: ET.Element, tag: str, text: str, **attrib: str) -> ET.Element
     return element
 
 
-def _document(root: ET.Element) -> bytes:
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+def _document(root: ET.Element, default_namespace: str | None = None) -> bytes:
+    return ET.tostring(
+        root, encoding="utf-8", xml_declaration=True, default_namespace=default_namespace
+    )
 
 
 def _iso(moment: datetime) -> str:

@@ -200,14 +200,18 @@ def download_export(req: Request, auth, job_id: str):
 # -- deleting the account -----------------------------------------------------------------
 
 
-def TypedConfirmation(req: Request, label: str, button: str, action: str, error: str = ""):
-    """A destructive action's form: it goes through only if the person types what is asked."""
+def TypedConfirmation(
+    req: Request, label: str, button: str, action: str, error: str = "", typed: str = ""
+):
+    """A destructive action's form: it goes through only if the person types what is asked.
+    After a mismatch it shows what they typed, to correct."""
     return Form(
         CsrfField(req),
         Label(
             label,
             Input(
                 name="confirm",
+                value=typed,
                 autocomplete="off",
                 required=True,
                 aria_invalid="true" if error else None,
@@ -220,7 +224,7 @@ def TypedConfirmation(req: Request, label: str, button: str, action: str, error:
     )
 
 
-def DeleteAccountPanel(req: Request, auth: Auth, error: str = ""):
+def DeleteAccountPanel(req: Request, auth: Auth, error: str = "", typed: str = ""):
     blocking = lifecycle.blocking_tenants(req.app.state.catalog, auth.user_id)
     return Article(
         H2("Delete your account"),
@@ -237,13 +241,18 @@ def DeleteAccountPanel(req: Request, auth: Auth, error: str = ""):
         if blocking
         else "",
         TypedConfirmation(
-            req, "Type your email address to confirm", "Delete my account", "/account/delete", error
+            req,
+            "Type your email address to confirm",
+            "Delete my account",
+            "/account/delete",
+            error,
+            typed,
         ),
         id="delete-account",
     )
 
 
-def AccountPage(req: Request, auth: Auth, delete_error: str = ""):
+def AccountPage(req: Request, auth: Auth, delete_error: str = "", typed: str = ""):
     mine = req.app.state.catalog.memberships(auth.user_id)
     return Page(
         req,
@@ -258,7 +267,7 @@ def AccountPage(req: Request, auth: Auth, delete_error: str = ""):
             A("Workspaces", href="/tenants"),
         ),
         ExportsPanel(req, auth),
-        DeleteAccountPanel(req, auth, delete_error),
+        DeleteAccountPanel(req, auth, delete_error, typed),
     )
 
 
@@ -271,12 +280,12 @@ def account_page(req: Request, auth):
 def delete_account(req: Request, sess, auth, confirm: str = ""):
     if _typed(confirm).lower() != auth.email.lower():
         error = "Type your email address exactly to confirm."
-        return FtResponse(AccountPage(req, auth, error), status_code=400)
+        return FtResponse(AccountPage(req, auth, error, _typed(confirm)), status_code=400)
     state = req.app.state
     try:
         gone = lifecycle.delete_account(state.catalog, auth.user_id)
     except lifecycle.SoleOwner as e:
-        return FtResponse(AccountPage(req, auth, str(e)), status_code=409)
+        return FtResponse(AccountPage(req, auth, str(e), _typed(confirm)), status_code=409)
     for tenant_id in gone.left_tenants:
         with state.databases.begin(tenant_id) as db:
             members.unmirror(db, auth.user_id)
@@ -319,7 +328,7 @@ def danger_zone(req: Request, auth):
     )
 
 
-def DeleteTenantPage(req: Request, auth: Auth, error: str = ""):
+def DeleteTenantPage(req: Request, auth: Auth, error: str = "", typed: str = ""):
     people = len(req.app.state.catalog.members(auth.tenant_id))
     return Page(
         req,
@@ -336,6 +345,7 @@ def DeleteTenantPage(req: Request, auth: Auth, error: str = ""):
                 "Delete this workspace",
                 "/tenant/delete",
                 error,
+                typed,
             ),
         ),
     )
@@ -352,7 +362,7 @@ def delete_tenant(req: Request, auth, confirm: str = ""):
     require(auth, "tenant", "delete")
     if _typed(confirm) != auth.tenant_name:
         error = "Type the workspace name exactly to confirm."
-        return FtResponse(DeleteTenantPage(req, auth, error), status_code=400)
+        return FtResponse(DeleteTenantPage(req, auth, error, _typed(confirm)), status_code=400)
     state = req.app.state
     people = lifecycle.delete_tenant(state.catalog, auth.tenant_id)
     auth.db.close()  # its database is dropped next: give the connection back first

@@ -21,6 +21,7 @@ from fasthtml.common import (
     APIRouter,
     Button,
     Form,
+    FtResponse,
     Input,
     Label,
     Nav,
@@ -35,7 +36,6 @@ from fasthtml.common import (
     Thead,
     Tr,
 )
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.ui.components import When
@@ -66,13 +66,27 @@ def _choices(catalog: Catalog, tenant_id: str) -> tuple[list[str], dict[str, str
     return actions, {r["id"]: r["email"] or "(deleted account)" for r in actors}
 
 
-def _day(raw: str, name: str) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise HTTPException(400, f"The {name} date must look like 2025-01-31.") from None
+def _day(raw: str) -> date | None:
+    """The date in `raw` ("" for none); ValueError for anything else."""
+    return date.fromisoformat(raw) if raw else None
+
+
+def _refusal(
+    chosen: dict[str, str], actions: list[str], actors: dict[str, str], page: str
+) -> str | None:
+    """What is wrong with the filters (each must be one of the offered choices), or None."""
+    if chosen["action"] and chosen["action"] not in actions:
+        return "Choose an action from the list."
+    if chosen["actor"] and chosen["actor"] not in actors:
+        return "Choose a person from the list."
+    for field, name in (("since", "from"), ("until", "until")):
+        try:
+            _day(chosen[field])
+        except ValueError:
+            return f"The {name} date must look like 2025-01-31."
+    if not PAGE_NUMBER.fullmatch(page) or int(page) < 1:
+        return "The page must be a number."
+    return None
 
 
 def _search(
@@ -90,7 +104,7 @@ def _search(
     if filters["since"]:
         where.append("a.at >= :since")
         params["since"] = filters["since"].isoformat()
-    if filters["until"]:  # the whole day: everything before the next one
+    if filters["until"] and filters["until"] < date.max:  # the whole day: before the next
         where.append("a.at < :until")
         params["until"] = (filters["until"] + timedelta(days=1)).isoformat()
     clause = " AND ".join(where)
@@ -138,7 +152,7 @@ def AuditTable(rows: list[dict]):
     )
 
 
-def FilterForm(actions: list[str], actors: dict[str, str], chosen: dict[str, str]):
+def FilterForm(actions: list[str], actors: dict[str, str], chosen: dict[str, str], error: str = ""):
     def select(name: str, label: str, options: dict[str, str]):
         return Label(
             label,
@@ -155,6 +169,7 @@ def FilterForm(actions: list[str], actors: dict[str, str], chosen: dict[str, str
         Label("From", Input(type="date", name="since", value=chosen["since"])),
         Label("Until", Input(type="date", name="until", value=chosen["until"])),
         Button("Filter", type="submit"),
+        Small(error, cls="error", role="alert") if error else "",
         method="get",
         action="/audit",
         cls="grid",
@@ -187,20 +202,12 @@ def audit_page(
     require(auth, "audit", "view")
     catalog = req.app.state.catalog
     actions, actors = _choices(catalog, auth.tenant_id)
-    if action and action not in actions:
-        raise HTTPException(400, "Choose an action from the list.")
-    if actor and actor not in actors:
-        raise HTTPException(400, "Choose a person from the list.")
-    if not PAGE_NUMBER.fullmatch(page) or int(page) < 1:
-        raise HTTPException(400, "The page must be a number.")
-    filters = {
-        "action": action,
-        "actor": actor,
-        "since": _day(since, "from"),
-        "until": _day(until, "until"),
-    }
-    rows, total, number = _search(catalog, auth.tenant_id, filters, int(page))
     chosen = {"action": action, "actor": actor, "since": since, "until": until}
+    if error := _refusal(chosen, actions, actors, page):  # the form again, as it was sent
+        form = FilterForm(actions, actors, chosen, error)
+        return FtResponse(Page(req, "Audit trail", H1("Audit trail"), form), status_code=400)
+    filters = {**chosen, "since": _day(since), "until": _day(until)}
+    rows, total, number = _search(catalog, auth.tenant_id, filters, int(page))
     return Page(
         req,
         "Audit trail",

@@ -5,68 +5,31 @@ from __future__ import annotations
 import logging
 
 import httpx
+import httpx2
 from authlib.integrations.base_client import OAuthError
-from fasthtml.common import (
-    H1,
-    A,
-    APIRouter,
-    Article,
-    Button,
-    Footer,
-    Form,
-    Header,
-    Input,
-    Label,
-    P,
-    Redirect,
-    Small,
-)
+from fasthtml.common import H1, A, APIRouter, Redirect
 from joserfc.errors import JoseError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.ui.components import CsrfField
+from app.ui.components import DevSignInForm
 from app.ui.layout import Page
 from app.web.signin import Identity, sign_in
 
 log = logging.getLogger(__name__)
 rt = APIRouter()
+# The provider could not be reached or answered garbage: authlib makes its requests with
+# httpx2 (httpx when httpx2 is missing), and neither's errors derive from the other's.
+PROVIDER_UNREACHABLE = (httpx2.HTTPError, httpx.HTTPError)
+
+
+def _unavailable(error: Exception) -> HTTPException:
+    log.warning("OpenID provider unavailable: %s: %s", type(error).__name__, error)
+    return HTTPException(503, "The sign-in provider is unavailable. Try again shortly.")
 
 
 def OidcButton():
     return A("Sign in with Google", href="/login/oidc", role="button", cls="wide")
-
-
-def DevSignInForm(req: Request):
-    return Article(
-        Header(
-            Small("Development only", cls="badge badge-warn"),
-            P(
-                "No Google credentials are configured, so you can sign in as anyone. "
-                "This form does not exist in production."
-            ),
-        ),
-        Form(
-            CsrfField(req),
-            Label(
-                "Email",
-                Input(
-                    type="email",
-                    name="email",
-                    required=True,
-                    maxlength=254,
-                    autocomplete="email",
-                    placeholder="you@example.com",
-                ),
-            ),
-            Label("Name", Input(type="text", name="name", maxlength=100, placeholder="Optional")),
-            Button("Sign in (development)", type="submit"),
-            method="post",
-            action="/login/dev",
-        ),
-        Footer(Small("Set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET to use Google instead.")),
-        cls="dev-login",
-    )
 
 
 @rt.get("/login")
@@ -87,11 +50,8 @@ async def login_oidc(req: Request):
     redirect_uri = f"{req.app.state.settings.base_url}/auth/callback"
     try:
         return await oauth.oidc.authorize_redirect(req, redirect_uri)
-    except (httpx.HTTPError, OAuthError) as e:
-        log.warning("OpenID provider unavailable: %s", e)
-        raise HTTPException(
-            503, "The sign-in provider is unavailable. Try again shortly."
-        ) from None
+    except (*PROVIDER_UNREACHABLE, OAuthError) as e:
+        raise _unavailable(e) from None
 
 
 def _verified(userinfo: dict) -> bool:
@@ -105,7 +65,9 @@ async def auth_callback(req: Request, sess):
         raise HTTPException(404)
     try:
         token = await oauth.oidc.authorize_access_token(req)
-    except (OAuthError, JoseError, httpx.HTTPError, KeyError, ValueError, TypeError) as e:
+    except PROVIDER_UNREACHABLE as e:
+        raise _unavailable(e) from None
+    except (OAuthError, JoseError, KeyError, ValueError, TypeError) as e:
         log.warning("sign-in refused: %s: %s", type(e).__name__, e)
         raise HTTPException(400, "Sign-in failed or expired. Please start again.") from None
     userinfo = token.get("userinfo") or {}

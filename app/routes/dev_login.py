@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import re
-
-from fasthtml.common import APIRouter
-from starlette.exceptions import HTTPException
+from fasthtml.common import H1, APIRouter, FtResponse
 from starlette.requests import Request
 
+from app.lib.email_send import normalize_address
+from app.ui.components import DevSignInForm
+from app.ui.layout import Page
 from app.web.signin import Identity, sign_in
 
 rt = APIRouter()
 
-EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,24}$")
 DEV_ISSUER = "urn:dev-sign-in"
+NAME_MAX = 100
 
 
 @rt.post("/login/dev")
 async def dev_login(req: Request, sess, email: str = "", name: str = ""):
-    email = email.strip().lower()
-    if not EMAIL.fullmatch(email):
-        raise HTTPException(400, "Enter a valid email address.")
-    name = name.strip()[:100]
-    return await sign_in(req, sess, Identity(DEV_ISSUER, email, email, name))
+    try:
+        address = normalize_address(email.strip())
+    except ValueError as e:
+        form = DevSignInForm(req, email, name, f"Enter a valid email address. {e}")
+        return FtResponse(Page(req, "Sign in", H1("Sign in"), form), status_code=400)
+    identity = Identity(DEV_ISSUER, address, address, name.strip()[:NAME_MAX])
+    return await sign_in(req, sess, identity)

@@ -50,7 +50,7 @@ from fasthtml.common import (
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.lib.email_send import parse_recipient
+from app.lib.email_send import normalize_address
 from app.ui.components import CsrfField, PostButton, SettingsTabs, Toasts, When
 from app.ui.layout import Page
 from app.web.audit import record
@@ -85,17 +85,25 @@ def _refusal(error: invitations.InvitationError) -> HTTPException:
 
 
 def Delivery(invitation: dict):
-    """How the email is doing: sending, retrying (with the error), sent, or failed."""
+    """How the email is doing: sending, retrying, sent, or failed. The mail server's own
+    words (refused connections, error codes) are for the log, where the job system writes
+    them with each failed attempt; people get what it means for them."""
     status, error = invitation["email_status"], invitation["email_error"]
     if status is None:
         return Small("—")
     if status == "completed":
         return Small("sent")
     if status == "failed":
-        return Div(Mark("failed"), Small(error or "", cls="error"))
+        return Div(
+            Mark("failed"),
+            Small("The email could not be sent. Try Send again later.", cls="error"),
+        )
     if error:  # pending again after a failed attempt
         attempts = invitation["email_attempts"]
-        return Div(Small(f"retrying (attempt {attempts})"), Small(error, cls="error"))
+        return Div(
+            Small(f"retrying (attempt {attempts})"),
+            Small("The mail server could not take it yet; trying again shortly.", cls="error"),
+        )
     return Small("sending…")
 
 
@@ -171,7 +179,16 @@ def InvitationsPanel(req: Request, auth: Auth, form=None):
         r["email_status"] not in (None, *FINISHED) and invitations.status(r) == "pending"
         for r in rows
     )
-    poll = {"hx_get": "/invitations", "hx_trigger": "every 2s"} if waiting else {}
+    # Only the list polls (it picks its own part out of the panel): polling must never
+    # replace the invite form, which may hold what someone is typing.
+    poll = {
+        "hx_get": "/invitations",
+        "hx_trigger": "every 2s",
+        "hx_select": "#invitations-list",
+        "hx_target": "this",
+        "hx_swap": "outerHTML",
+        "hx_disinherit": "*",  # the rows' buttons keep their own target and selection
+    }
     table = (
         Table(
             Thead(Tr(Th("Invited"), Th("Role"), Th("Status"), Th("Expires"), Th("Email"), Th(""))),
@@ -183,10 +200,9 @@ def InvitationsPanel(req: Request, auth: Auth, form=None):
     return Article(
         H2("Invitations"),
         form or InviteForm(among),
-        table,
+        Div(table, id="invitations-list", **(poll if waiting else {})),
         id="invitations-panel",
         hx_swap="outerHTML",
-        **poll,
     )
 
 
@@ -202,6 +218,7 @@ def _send(req: Request, auth: Auth, email: str, role: str, token: str) -> tuple[
         "email.send",
         template="invitation",
         to=email,
+        workspace=auth.tenant_id,
         variables={
             "inviter_name": auth.name or auth.email,
             "tenant_name": auth.tenant_name,
@@ -210,18 +227,6 @@ def _send(req: Request, auth: Auth, email: str, role: str, token: str) -> tuple[
             "expires_in": f"{invitations.DEFAULT_DAYS} days",
         },
     )
-
-
-def _address(raw: str) -> str | None:
-    """The lower-case address if `raw` is one plain email address, else None."""
-    raw = raw.strip()
-    if not raw or len(raw) > EMAIL_MAX:
-        return None
-    try:
-        address = parse_recipient(raw)
-    except ValueError:
-        return None
-    return address.addr_spec.lower() if address.addr_spec == raw else None
 
 
 @rt.get("/settings/team")
@@ -247,9 +252,10 @@ def invite(req: Request, auth, email: str = "", role: str = "member"):
         raise HTTPException(400, "Choose a role from the list.")
     if role not in among:
         raise HTTPException(403, f"Only an owner can invite an {role}.")
-    address = _address(email)
-    if address is None:
-        error = "Enter one email address, like colleague@example.com."
+    try:
+        address = normalize_address(email.strip())
+    except ValueError as e:
+        error = f"Enter one email address, like colleague@example.com. {e}"
         return InvitationsPanel(req, auth, InviteForm(among, email[:EMAIL_MAX], role, error))
     catalog = req.app.state.catalog
     try:

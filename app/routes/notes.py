@@ -32,10 +32,11 @@ def NoteItem(note: dict):
     )
 
 
-def NoteForm(error: str = ""):
+def NoteForm(error: str = "", body: str = ""):
     return Form(
         Input(
             name="body",
+            value=body,
             placeholder="Write a note",
             required=True,
             maxlength=NOTE_MAX,
@@ -65,11 +66,11 @@ def notes(req: Request, auth):
 
 @rt.post("/notes")
 def add_note(req: Request, auth, body: str = ""):
-    body = body.strip()
-    if not body or len(body) > NOTE_MAX:
-        error = "Write something first." if not body else f"Keep it under {NOTE_MAX} characters."
-        return NoteForm(error=error)(hx_swap_oob="true")
-    note = {"id": new_id(), "body": body, "author_id": auth.user_id, "created_at": now()}
+    text = body.strip()
+    if not text or len(text) > NOTE_MAX:
+        error = "Write something first." if not text else f"Keep it under {NOTE_MAX} characters."
+        return NoteForm(error, body)(hx_swap_oob="true")  # keeps what was typed
+    note = {"id": new_id(), "body": text, "author_id": auth.user_id, "created_at": now()}
     auth.db.t.notes.insert(note)
     return NoteItem(note), NoteForm()(hx_swap_oob="true"), Toasts("Note added.")
 

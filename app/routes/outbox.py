@@ -1,6 +1,8 @@
 """The development outbox: email the app "sent" while no SMTP server is configured.
 
-Registered only outside production (see app/routes/__init__.py). A message's HTML part is
+Registered only outside production (see app/routes/__init__.py). Each signed-in person sees
+only mail sent to them or from their current workspace: an invitation link is a way into a
+workspace, so another workspace's mail is not found (404). A message's HTML part is
 never put into our page: it is served on its own address with a CSP `sandbox`, so it runs
 no script and gets a unique origin, and the page shows it in an iframe.
 """
@@ -33,6 +35,7 @@ from starlette.responses import Response
 
 from app.lib.email import Outbox, OutboxMessage, outbox_for
 from app.ui.layout import Page
+from tenants.catalog import Auth
 
 rt = APIRouter()
 PAGE_SIZE = 25
@@ -48,9 +51,14 @@ def _outbox(req: Request) -> Outbox:
     return outbox_for(req.app.state.settings)
 
 
-def _message(req: Request, message_id: str) -> OutboxMessage:
+def _visible(message: OutboxMessage, auth: Auth) -> bool:
+    workspace = auth.tenant_id if auth.role is not None else None  # still a member of it
+    return message.visible_to(auth.email, workspace)
+
+
+def _message(req: Request, auth: Auth, message_id: str) -> OutboxMessage:
     message = _outbox(req).get(message_id)  # None for anything but a real message's id
-    if message is None:
+    if message is None or not _visible(message, auth):
         raise HTTPException(404, "There is no such message in the outbox.")
     return message
 
@@ -88,18 +96,19 @@ def HeaderTable(message: OutboxMessage):
 
 
 @rt.get("/dev/outbox")
-def outbox_index(req: Request, page: str = "1"):
+def outbox_index(req: Request, auth, page: str = "1"):
     outbox = _outbox(req)
-    ids = outbox.ids()
-    pages = max(1, -(-len(ids) // PAGE_SIZE))
+    mine = [m for i in outbox.ids() if (m := outbox.get(i)) is not None and _visible(m, auth)]
+    pages = max(1, -(-len(mine) // PAGE_SIZE))
     number = _page_number(page, pages)
-    shown = [outbox.get(i) for i in ids[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]]
+    shown = mine[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
     intro = P(
-        "Email the app sent in development without an SMTP server, newest first. "
-        f"Each message is also a file in {outbox.directory} that any mail client can open.",
+        "Email the app sent in development without an SMTP server, newest first: what was "
+        "sent to you or from your current workspace. Each message is also a file in "
+        f"{outbox.directory} that any mail client can open.",
         cls="muted",
     )
-    if not ids:
+    if not mine:
         return Page(req, "Outbox", H1("Outbox"), intro, P("No messages yet."))
     return Page(
         req,
@@ -108,15 +117,15 @@ def outbox_index(req: Request, page: str = "1"):
         intro,
         Table(
             Thead(Tr(Th("Date"), Th("To"), Th("Subject"))),
-            Tbody(*[MessageRow(m) for m in shown if m is not None]),
+            Tbody(*[MessageRow(m) for m in shown]),
         ),
         Pager(number, pages),
     )
 
 
 @rt.get("/dev/outbox/{message_id}")
-def outbox_message(req: Request, message_id: str):
-    message = _message(req, message_id)
+def outbox_message(req: Request, auth, message_id: str):
+    message = _message(req, auth, message_id)
     return Page(
         req,
         message.subject or "Message",
@@ -137,8 +146,8 @@ def outbox_message(req: Request, message_id: str):
 
 
 @rt.get("/dev/outbox/{message_id}/html")
-def outbox_message_html(req: Request, message_id: str):
-    message = _message(req, message_id)
+def outbox_message_html(req: Request, auth, message_id: str):
+    message = _message(req, auth, message_id)
     return Response(
         message.html,
         media_type="text/html",

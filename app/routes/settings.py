@@ -6,6 +6,7 @@ valid. Members see the form read-only; the server refuses their posts anyway.
 
 from __future__ import annotations
 
+import dataclasses
 import zoneinfo
 from functools import cache
 
@@ -21,17 +22,18 @@ from fasthtml.common import (
     Option,
     Select,
     Small,
+    Title,
 )
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.ui.components import SettingsTabs, Toasts
-from app.ui.layout import Page
+from app.ui.layout import APP_NAME, Page, TenantSwitcher, shell_of
+from app.web.permissions import can, require
 from app.web.signin import client_ip
+from tenants.names import NAME_MAX, name_problem
 from tenants.stamp import now
 
 rt = APIRouter()
-EDITORS = ("owner", "admin")
 CURRENCIES = (
     "USD",
     "EUR",
@@ -74,7 +76,7 @@ def SettingsForm(values: dict, errors: dict | None = None, editable: bool = True
         Fieldset(
             Field(
                 "Workspace name",
-                Input(name="name", value=values["name"], maxlength=80),
+                Input(name="name", value=values["name"], maxlength=NAME_MAX),
                 errors.get("name"),
             ),
             Field(
@@ -93,9 +95,7 @@ def SettingsForm(values: dict, errors: dict | None = None, editable: bool = True
                 ),
                 errors.get("currency"),
             ),
-            Button("Save", type="submit")
-            if editable
-            else Small("Only owners and admins can change these."),
+            Button("Save", type="submit") if editable else Small("Your role cannot change these."),
             disabled=not editable,
         ),
         hx_post="/settings",
@@ -108,10 +108,8 @@ def validate(form: dict) -> tuple[dict, dict]:
     """Clean values and errors from the posted fields we accept; anything else is ignored."""
     values = {k: str(form.get(k, "")).strip() for k in ("name", "timezone", "currency")}
     errors = {}
-    if not values["name"]:
-        errors["name"] = "Give your workspace a name."
-    elif len(values["name"]) > 80:
-        errors["name"] = "Keep the name under 80 characters."
+    if problem := name_problem(values["name"]):
+        errors["name"] = problem
     if values["timezone"] not in timezones():
         errors["timezone"] = "Choose a timezone from the list."
     if values["currency"] not in CURRENCIES:
@@ -124,21 +122,24 @@ def _current(auth) -> dict:
     return {"name": auth.tenant_name, "timezone": row["timezone"], "currency": row["currency"]}
 
 
+def _title(workspace: str) -> str:
+    return f"Settings · {workspace}"
+
+
 @rt.get("/settings")
 def settings_page(req: Request, auth):
     return Page(
         req,
-        "Settings",
+        _title(auth.tenant_name),
         H1("Settings"),
         SettingsTabs("/settings"),
-        Article(SettingsForm(_current(auth), editable=auth.role in EDITORS)),
+        Article(SettingsForm(_current(auth), editable=can(auth, "settings", "edit"))),
     )
 
 
 @rt.post("/settings")
 def save_settings(req: Request, auth, data: dict):
-    if auth.role not in EDITORS:
-        raise HTTPException(403, "Only owners and admins can change settings.")
+    require(auth, "settings", "edit")
     values, errors = validate(data)
     if errors:
         return SettingsForm(values, errors)
@@ -155,4 +156,11 @@ def save_settings(req: Request, auth, data: dict):
     catalog.audit(
         "settings.changed", actor=auth.user_id, tenant=auth.tenant_id, ip=client_ip(req), **values
     )
-    return SettingsForm(values), Toasts("Settings saved.")
+    # The name shows in the navigation and the title too: htmx swaps both from this answer.
+    renamed = dataclasses.replace(shell_of(req), tenant_name=values["name"])
+    return (
+        SettingsForm(values),
+        Title(f"{_title(values['name'])} · {APP_NAME}"),
+        TenantSwitcher(renamed)(hx_swap_oob="true"),
+        Toasts("Settings saved."),
+    )

@@ -52,10 +52,10 @@ from app.syncs.spec import SyncSpec
 from app.ui.components import Toasts
 from app.ui.layout import Page
 from app.web.mount import writes
+from app.web.permissions import can, require
 from tenants.stamp import now
 
 rt = APIRouter()
-EDITORS = ("owner", "admin")
 ROWS_PER_PAGE = 20
 CHART_BARS = 20  # the most common values of the chart column
 STATUS_LABELS = {
@@ -81,8 +81,9 @@ def _source_or_404(auth, source_id: str) -> tuple[dict, SyncSpec]:
 # --- components --------------------------------------------------------------------------
 
 
-def SyncStatus(source: dict):
-    """Status, progress and actions. While a sync runs it polls itself every second."""
+def SyncStatus(source: dict, runnable: bool = True):
+    """Status, progress and the actions `runnable` allows. While a sync runs it polls itself
+    every second."""
     sid, running = source["id"], in_progress(source)
     fetched, total = source["run_fetched"], source["run_total"]
     progress = ""
@@ -92,7 +93,9 @@ def SyncStatus(source: dict):
         f"{source['run_pages']} pages · {fetched:,} rows fetched · "
         f"{source['run_written']:,} new or changed"
     )
-    if running:
+    if not runnable:
+        actions = ""
+    elif running:
         actions = Button("Cancel", hx_post=f"/sync/{sid}/cancel", cls="secondary outline")
     else:
         actions = Form(
@@ -229,8 +232,8 @@ def SourceCard(req: Request, auth, source: dict):
     spec = SPECS[source["kind"]]
     return Article(
         H2(source["name"]),
-        SyncStatus(source),
-        ScheduleForm(source, editable=auth.role in EDITORS),
+        SyncStatus(source, can(auth, "sync", "run")),
+        ScheduleForm(source, editable=can(auth, "sync", "manage")),
         SyncedRows(auth.db, spec, source["id"]),
         id=f"sync-source-{source['id']}",
     )
@@ -250,23 +253,25 @@ def SyncPanel(req: Request, auth):
 # --- routes ------------------------------------------------------------------------------
 
 
-@rt("/sync")
+@rt.get("/sync")
 @writes  # the default sources are made on first view
 def sync_page(req: Request, auth):
     return Page(req, "Data sync", H1("Data sync"), SyncPanel(req, auth))
 
 
-@rt("/sync/{source_id}/status")
+@rt.get("/sync/{source_id}/status")
 def sync_status(auth, source_id: str):
     source, spec = _source_or_404(auth, source_id)
+    status = SyncStatus(source, can(auth, "sync", "run"))
     if in_progress(source):
-        return SyncStatus(source)
+        return status
     # Finished: stop polling and refresh the rows the run brought in.
-    return SyncStatus(source), SyncedRows(auth.db, spec, source_id)(hx_swap_oob="true")
+    return status, SyncedRows(auth.db, spec, source_id)(hx_swap_oob="true")
 
 
-@rt("/sync/{source_id}/run", methods=["post"])
+@rt.post("/sync/{source_id}/run")
 def sync_run(req: Request, auth, source_id: str, mode: str = ""):
+    require(auth, "sync", "run")
     source, _ = _source_or_404(auth, source_id)
     if mode not in MODES:
         raise HTTPException(400, "Choose a sync now or a full resync.")
@@ -285,26 +290,26 @@ def sync_run(req: Request, auth, source_id: str, mode: str = ""):
     return SyncStatus(starting), task
 
 
-@rt("/sync/{source_id}/cancel", methods=["post"])
+@rt.post("/sync/{source_id}/cancel")
 def sync_cancel(req: Request, auth, source_id: str):
+    require(auth, "sync", "run")
     source, _ = _source_or_404(auth, source_id)
     if not in_progress(source) or not cancel_sync(req, auth.tenant_id, source["job_id"]):
         return SyncStatus(source), Toasts("That sync has already finished.")
     return SyncStatus(source), Toasts("Stopping after the current page.")
 
 
-@rt("/sync/{source_id}/rows")
+@rt.get("/sync/{source_id}/rows")
 def sync_rows(auth, source_id: str, page: str = "1"):
     _, spec = _source_or_404(auth, source_id)
     number = int(page) if page.isdigit() and len(page) < 7 else 1
     return SyncedRows(auth.db, spec, source_id, number)
 
 
-@rt("/sync/{source_id}/schedule", methods=["post"])
+@rt.post("/sync/{source_id}/schedule")
 def sync_schedule(auth, source_id: str, schedule: str = ""):
+    require(auth, "sync", "manage")
     source, _ = _source_or_404(auth, source_id)
-    if auth.role not in EDITORS:
-        raise HTTPException(403, "Only owners and admins can change the schedule.")
     if schedule not in SCHEDULES:
         return ScheduleForm(source, error=f"Choose one of: {', '.join(SCHEDULES)}.")
     set_schedule(auth.db, source_id, schedule)

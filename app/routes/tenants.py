@@ -32,10 +32,10 @@ from app.ui.layout import Page
 from app.web.signin import client_ip
 from tenants.catalog import Auth
 from tenants.lifecycle import tenants_created_by
+from tenants.names import NAME_MAX, name_problem
 from tenants.provision import ProvisioningError, create_tenant
 
 rt = APIRouter()
-NAME_MAX = 80
 CREATE_MAX = 10  # live workspaces one person may create
 
 
@@ -94,13 +94,11 @@ def tenants_page(req: Request, auth):
 def create(req: Request, auth, name: str = ""):
     name = name.strip() if isinstance(name, str) else ""  # a posted file is no name
     state = req.app.state
-    error = ""
-    if not name or len(name) > NAME_MAX:
-        error = f"Give the workspace a name of at most {NAME_MAX} characters."
-    elif tenants_created_by(state.catalog, auth.user_id) >= CREATE_MAX:
+    error = name_problem(name) or ""
+    if not error and tenants_created_by(state.catalog, auth.user_id) >= CREATE_MAX:
         error = f"You have created {CREATE_MAX} workspaces; delete one to make another."
     if error:
-        return TenantsPage(req, auth, CreateForm(req, name[:NAME_MAX], error))
+        return TenantsPage(req, auth, CreateForm(req, name, error))
     try:
         tenant_id = create_tenant(state.catalog, state.databases, auth.user_id, name)
     except ProvisioningError:

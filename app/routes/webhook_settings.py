@@ -25,6 +25,7 @@ from fasthtml.common import (
     Option,
     P,
     Pre,
+    Script,
     Section,
     Select,
     Small,
@@ -43,12 +44,12 @@ from starlette.requests import Request
 from app.ui.components import SettingsTabs, Toasts
 from app.ui.layout import Page
 from app.web.audit import record
+from app.web.permissions import can, require
 from app.webhooks.inbound import SOURCES, accept, test_delivery
 from app.work.jobs import job_manager
 from tenants import webhooks as store
 
 rt = APIRouter()
-MANAGERS = ("owner", "admin")
 ROTATION_GRACE = timedelta(hours=24)
 DELIVERIES_SHOWN = 20
 PANEL = "#webhooks-panel"
@@ -62,16 +63,28 @@ def _url(req: Request, source: str, token: str) -> str:
     return f"{req.app.state.settings.base_url}/webhooks/{source}/{token}"
 
 
+def Copyable(label: str, value: str, name: str):
+    """A value to copy, with a button that copies it (static/copy.js: no inline script)."""
+    code_id = f"shown-once-{name}"
+    return Div(
+        P(label, Button("Copy", type="button", data_copy=code_id, cls="secondary small")),
+        Pre(Code(value, id=code_id)),
+    )
+
+
 def ShownOnce(url: str, secret: str, source: str):
-    """The new URL and/or secret, with a ready command to try the demo."""
+    """The new URL and/or secret, with a ready command to try the demo. It sits outside the
+    panel and arrives out of band, so the panel's own updates (a test event, a rotation, a
+    revocation) leave it alone; it stays until dismissed or replaced by a newer secret."""
     example = f"uv run scripts/send_webhook.py '{url}' '{secret}' 'Hello from my terminal'"
     return Article(
         Strong("Copy these now: they will not be shown again."),
-        *([P("Endpoint URL"), Pre(Code(url))] if url else []),
-        P("Signing secret"),
-        Pre(Code(secret)),
-        *([P("Try it:"), Pre(Code(example))] if url and source == "demo" else []),
+        *([Copyable("Endpoint URL", url, "url")] if url else []),
+        Copyable("Signing secret", secret, "secret"),
+        *([Copyable("Try it:", example, "example")] if url and source == "demo" else []),
+        Button("I have stored them: dismiss", type="button", data_dismiss="shown-once"),
         id="shown-once",
+        hx_swap_oob="true",
     )
 
 
@@ -164,10 +177,10 @@ def Deliveries(events: list[dict]):
     return Div(body, id="webhook-deliveries", hx_swap="outerHTML", **poll)
 
 
-def WebhooksPanel(req: Request, auth, shown_once=None):
+def WebhooksPanel(req: Request, auth):
     """The settings section: endpoints, secrets, recent deliveries."""
     catalog, conn = req.app.state.catalog, auth.db.conn
-    can_manage = auth.role in MANAGERS
+    can_manage = can(auth, "webhooks", "manage")
     endpoints = store.tenant_endpoints(catalog, auth.tenant_id)
     cards = [
         EndpointCard(req, e, store.secret_overview(conn, e["id"]), can_manage) for e in endpoints
@@ -179,18 +192,12 @@ def WebhooksPanel(req: Request, auth, shown_once=None):
             "Other services post events to these URLs; each delivery is verified, stored once"
             " and handled in the background."
         ),
-        shown_once or "",
         *cards,
         CreateEndpointForm([s for s in SOURCES if s not in taken]) if can_manage else "",
         H3("Recent deliveries"),
         Deliveries(store.recent_events(conn, DELIVERIES_SHOWN)),
         id="webhooks-panel",
     )
-
-
-def _manager(auth) -> None:
-    if auth.role not in MANAGERS:
-        raise HTTPException(403, "Only owners and admins can manage webhooks.")
 
 
 def _endpoint(req: Request, auth, endpoint_id: str) -> dict:
@@ -207,7 +214,9 @@ def webhooks_page(req: Request, auth):
         "Webhooks",
         H1("Settings"),
         SettingsTabs("/settings/webhooks"),
+        Div(id="shown-once"),  # where a new URL and secret appear (ShownOnce)
         WebhooksPanel(req, auth),
+        Script(src="/static/copy.js", defer=True),
     )
 
 
@@ -218,7 +227,7 @@ def deliveries(auth):
 
 @rt.post("/settings/webhooks")
 def create_endpoint(req: Request, auth, source: str = ""):
-    _manager(auth)
+    require(auth, "webhooks", "manage")
     if source not in SOURCES:
         raise HTTPException(400, "Choose a source from the list.")
     created = store.create_endpoint(req.app.state.catalog, auth.tenant_id, source)
@@ -228,26 +237,28 @@ def create_endpoint(req: Request, auth, source: str = ""):
     _, secret = store.add_secret(auth.db.conn, endpoint_id)
     record(req, auth, "webhook.endpoint_created", source=source, endpoint=endpoint_id)
     shown = ShownOnce(_url(req, source, token), secret, source)
-    return WebhooksPanel(req, auth, shown), Toasts("Endpoint created.")
+    return WebhooksPanel(req, auth), shown, Toasts("Endpoint created.")
 
 
 @rt.post("/settings/webhooks/{endpoint_id}/rotate")
 def rotate_secret(req: Request, auth, endpoint_id: str):
-    _manager(auth)
+    require(auth, "webhooks", "manage")
     endpoint = _endpoint(req, auth, endpoint_id)
     grace = ROTATION_GRACE.total_seconds()
     _, secret = store.rotate_secret(auth.db.conn, endpoint["id"], grace)
     record(req, auth, "webhook.secret_rotated", endpoint=endpoint["id"])
     shown = ShownOnce("", secret, endpoint["source"])
     hours = round(grace / 3600)
-    return WebhooksPanel(req, auth, shown), Toasts(
-        f"New secret made; old ones expire in {hours} h."
+    return (
+        WebhooksPanel(req, auth),
+        shown,
+        Toasts(f"New secret made; old ones expire in {hours} h."),
     )
 
 
 @rt.post("/settings/webhooks/secrets/{secret_id}/revoke")
 def revoke_secret(req: Request, auth, secret_id: str):
-    _manager(auth)
+    require(auth, "webhooks", "manage")
     endpoint_id = store.secret_endpoint(auth.db.conn, secret_id)
     if endpoint_id is None:
         raise HTTPException(404)
@@ -258,7 +269,7 @@ def revoke_secret(req: Request, auth, secret_id: str):
 
 @rt.post("/settings/webhooks/{endpoint_id}/revoke")
 def revoke_endpoint(req: Request, auth, endpoint_id: str):
-    _manager(auth)
+    require(auth, "webhooks", "manage")
     endpoint = _endpoint(req, auth, endpoint_id)
     store.revoke_endpoint(req.app.state.catalog, auth.tenant_id, endpoint["id"])
     store.revoke_endpoint_secrets(auth.db.conn, endpoint["id"])
@@ -269,7 +280,7 @@ def revoke_endpoint(req: Request, auth, endpoint_id: str):
 @rt.post("/settings/webhooks/{endpoint_id}/test")
 def send_test_event(req: Request, auth, endpoint_id: str):
     """Sign a sample event with the newest secret and put it through the real receiver."""
-    _manager(auth)
+    require(auth, "webhooks", "manage")
     endpoint = _endpoint(req, auth, endpoint_id)
     secrets = store.live_secrets(auth.db.conn, endpoint["id"])
     if not secrets:

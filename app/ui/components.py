@@ -1,5 +1,7 @@
-"""Small components shared by several areas: forms that change state, toasts, times and the
-settings tabs. Area-specific components live with their routes."""
+"""Small components shared by several areas: forms that change state, toasts, times, the
+settings tabs and the development sign-in form (the login page shows it; its route answers
+with it when the input is refused). Area-specific components live with their routes; the
+page around them, the workspace switcher included, is app/ui/layout.py."""
 
 from __future__ import annotations
 
@@ -7,7 +9,26 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from fasthtml.common import A, Button, Div, Form, Hidden, Li, Nav, NotStr, Small, Time, Ul, to_xml
+from fasthtml.common import (
+    A,
+    Article,
+    Button,
+    Div,
+    Footer,
+    Form,
+    Header,
+    Hidden,
+    Input,
+    Label,
+    Li,
+    Nav,
+    NotStr,
+    P,
+    Small,
+    Time,
+    Ul,
+    to_xml,
+)
 from starlette.requests import Request
 
 from app.web.security import CSRF_FIELD, csrf_token
@@ -71,4 +92,43 @@ def SettingsTabs(current: str):
         ),
         cls="tabs",
         aria_label="Settings",
+    )
+
+
+def DevSignInForm(req: Request, email: str = "", name: str = "", error: str = ""):
+    """Development only: sign in as anyone by typing an email (see app/routes/dev_login.py)."""
+    return Article(
+        Header(
+            Small("Development only", cls="badge badge-warn"),
+            P(
+                "No Google credentials are configured, so you can sign in as anyone. "
+                "This form does not exist in production."
+            ),
+        ),
+        Form(
+            CsrfField(req),
+            Label(
+                "Email",
+                Input(
+                    type="email",
+                    name="email",
+                    value=email,
+                    required=True,
+                    maxlength=254,
+                    autocomplete="email",
+                    placeholder="you@example.com",
+                    aria_invalid="true" if error else None,
+                ),
+                Small(error, cls="error") if error else "",
+            ),
+            Label(
+                "Name",
+                Input(type="text", name="name", value=name, maxlength=100, placeholder="Optional"),
+            ),
+            Button("Sign in (development)", type="submit"),
+            method="post",
+            action="/login/dev",
+        ),
+        Footer(Small("Set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET to use Google instead.")),
+        cls="dev-login",
     )

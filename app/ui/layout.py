@@ -95,9 +95,10 @@ def UserMenu(shell: Shell):
 
 
 def TenantSwitcher(shell: Shell):
-    """The current workspace, and the others to switch to."""
+    """The current workspace, and the others to switch to. Its id lets an answer replace it
+    out of band (after a rename)."""
     return Details(
-        Summary(shell.tenant_name or "Workspaces", id="tenant-name"),
+        Summary(shell.tenant_name or "Workspaces"),
         Ul(
             *[
                 Li(
@@ -113,6 +114,7 @@ def TenantSwitcher(shell: Shell):
             Li(A("All workspaces", href="/tenants")),
         ),
         cls="dropdown",
+        id="tenant-switcher",
     )
 
 

@@ -43,8 +43,15 @@ def _configured() -> Mailer:
     return _mailer
 
 
-def send_email(ctx: JobContext, template: str, to: str, variables: dict[str, str]) -> dict:
-    return {"to": to, "message_id": _configured().send(template, to, variables)}
+def send_email(
+    ctx: JobContext,
+    template: str,
+    to: str,
+    variables: dict[str, str],
+    workspace: str | None = None,
+) -> dict:
+    """`workspace`: the tenant the mail is about (an invitation's), for the dev outbox."""
+    return {"to": to, "message_id": _configured().send(template, to, variables, workspace)}
 
 
 def send_email_batch(ctx: JobContext, template: str, recipients: list[dict[str, Any]]) -> dict:
