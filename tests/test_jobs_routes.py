@@ -10,7 +10,7 @@ from fasthtml.common import to_xml
 from starlette.testclient import TestClient
 
 from app.demo import routes as demo_routes
-from app.ui.jobs import JobsTable
+from app.ui.jobs import JobsTable, JobViewer
 from app.work.jobs import JobConfig, JobManager, job_handler
 from tests.conftest import dev_sign_in, page_csrf
 from tests.test_webhooks import tenant_of
@@ -67,7 +67,7 @@ def test_a_failed_jobs_error_is_visible_in_the_panel(app, web):
     assert "ConnectionError: the CRM answered 503" in page
     assert "<mark>failed</mark>" in page
     # the table any page shows jobs with
-    panel = to_xml(JobsTable(app.state.jobs.list_jobs(tenant), can_manage=True))
+    panel = to_xml(JobsTable(app.state.jobs.list_jobs(tenant), JobViewer(None, manages=True)))
     assert "ConnectionError: the CRM answered 503" in panel
     assert f"/jobs/{job_id}/retry" in panel
 
