@@ -46,6 +46,7 @@ class Scheduler:
         self._in_flight: set[tuple[str | None, str]] = set()  # (tenant, job) being started
         self._unreachable: dict[str, float] = {}  # tenant -> time.monotonic() to try again
         self._more = False  # the last tick left due work behind: tick again at once
+        self._claims: list[asyncio.Task] = []  # the claims the last tick started
         self._wake = asyncio.Event()
         self._loop: asyncio.Task | None = None
         self.last_pass = 0.0  # time.monotonic() of the loop's latest pass; see alive()
@@ -88,16 +89,22 @@ class Scheduler:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
     async def run_once(self) -> int:
-        """One tick, waiting for the jobs it started; the number started. For tests, the
-        benchmark and one-off drains."""
-        started = await self.tick()
+        """One tick, waiting for the jobs it started; how many of them ran (a claim that
+        another process won, or that found the job not due after all, did not). For tests,
+        the benchmark and one-off drains."""
+        await self.tick()
+        claims = self._claims
         if self._running:
             await asyncio.wait(set(self._running))
-        return started
+        return sum(
+            not task.cancelled() and task.exception() is None and task.result() is not None
+            for task in claims
+        )
 
     async def tick(self) -> int:
-        """Start due jobs while there are free worker slots; returns how many were started."""
-        started, self._more = 0, False
+        """Start claiming due jobs while there are free worker slots; returns how many
+        claims were started."""
+        started, self._more, self._claims = 0, False, []
         free = self.manager.free_slots()
         if free <= 0:
             return 0
@@ -134,6 +141,7 @@ class Scheduler:
         if (tenant_id, job_id) in self._in_flight or not self.manager.reserve():
             return 0
         task = asyncio.create_task(self.manager.claim_and_run(tenant_id, job_id, entry))
+        self._claims.append(task)
         self._running.add(task)
         self._in_flight.add((tenant_id, job_id))
         task.add_done_callback(lambda done: self._finished(done, tenant_id, job_id))
