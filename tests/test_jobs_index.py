@@ -76,9 +76,7 @@ def world(settings):
 def add_idle_tenants(world: World, count: int) -> None:
     """Catalog rows only: no database exists behind them, so opening one would fail."""
     stamp = now()
-    rows = [
-        {"id": new_id(), "o": world.owner, "t": stamp, "n": f"idle {n}"} for n in range(count)
-    ]
+    rows = [{"id": new_id(), "o": world.owner, "t": stamp, "n": f"idle {n}"} for n in range(count)]
     with world.catalog.begin() as conn:
         conn.execute(
             sa.text("""INSERT INTO core_tenants (id, name, status, db_name, created_by,
