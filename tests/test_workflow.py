@@ -20,14 +20,12 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from app.factory import create_app
-from app.work.jobs import JobConfig, JobManager, job_handler, job_manager
+from app.work.jobs import JobManager, job_handler, job_manager
 from app.work.lifecycle import EXPORT_JOB, export_path
 from app.work.scheduler import Scheduler
 from app.work.workflow import Workflow
 from tenants import jobs as store
-from tenants.catalog import Catalog
-from tenants.provision import create_tenant
-from tenants.routing import TenantDatabases
+from tests import test_jobs
 from tests.conftest import dev_sign_in
 from tests.test_team import own_tenant
 
@@ -69,17 +67,7 @@ def third(ctx, mode: str) -> dict:
 job_handler("test.workflow")(Workflow(("first", first), ("second", second), ("third", third)))
 
 
-@pytest.fixture
-def world(settings):
-    catalog = Catalog(settings.database_url)
-    catalog.migrate()
-    databases = TenantDatabases(settings.tenant_database_url)
-    owner = catalog.upsert_user("urn:test", "owner", "owner@example.com", "Owner", "")
-    tenant_id = create_tenant(catalog, databases, owner, "Acme")
-    manager = JobManager(catalog, databases, JobConfig(retry_base_seconds=0))
-    yield manager, tenant_id
-    databases.dispose()
-    catalog.dispose()
+world = test_jobs.world  # the fixture: (a JobManager retrying at once, a tenant)
 
 
 def notes(manager: JobManager, tenant_id: str, job_id: str) -> Counter[str]:

@@ -281,7 +281,7 @@ class JobManager:
         written (and committed) first, so the job can never be without one."""
         if tenant_id is not None:
             self.due_work.announce(tenant_id, "job", job.job_id, run_at or now(), 1)
-        return store.create(conn, self.queue(tenant_id).table, job, run_at)
+        return store.create(conn, _table(tenant_id), job, run_at)
 
     def create_claimed(
         self, conn: sa.Connection, tenant_id: str | None, job: store.NewJob
@@ -293,7 +293,7 @@ class JobManager:
         if tenant_id is not None:
             lease_end = from_now(seconds=lease_seconds)  # before the row's own: never later
             self.due_work.announce(tenant_id, "job", job.job_id, lease_end, 1)
-        return store.create_claimed(conn, self.queue(tenant_id).table, job, lease_seconds)
+        return store.create_claimed(conn, _table(tenant_id), job, lease_seconds)
 
     def _submit(self, tenant_id: str | None, job: store.NewJob) -> tuple[str, BackgroundTask]:
         queue = self.queue(tenant_id)
@@ -378,15 +378,17 @@ class JobManager:
     def _settle(self, queue: Queue, job_id: str, due_at: str | None, revision: int | None) -> None:
         """After a committed change that made the job due later (or never), tell the index."""
         if queue.tenant_id is not None and revision is not None:
-            self.due_work.settle(queue.tenant_id, "job", job_id, Due(due_at, revision))
+            _after_the_fact(
+                self.due_work.settle, queue.tenant_id, "job", job_id, Due(due_at, revision)
+            )
 
     # -- running ---------------------------------------------------------------------------
 
     def queue(self, tenant_id: str | None) -> Queue:
         if tenant_id is None:
-            return Queue(None, "sys_jobs", self.catalog.engine)
+            return Queue(None, _table(None), self.catalog.engine)
         with self.databases.handle(tenant_id) as db:  # the cached engine; no connection used
-            return Queue(tenant_id, "tenant_jobs", db.engine)
+            return Queue(tenant_id, _table(tenant_id), db.engine)
 
     def due(self, tenant_id: str | None, limit: int) -> list[str]:
         """Ids of the jobs of one queue that may be claimed now (read from the queue itself)."""
@@ -435,7 +437,7 @@ class JobManager:
         with store.writing(queue.engine) as conn:
             claim = store.claim(conn, queue.table, job_id, self.config.lease_seconds)
         if entry is not None:
-            self.due_work.reconcile(entry, queue.engine, self.config.lease_seconds)
+            _after_the_fact(self.due_work.reconcile, entry, queue.engine, self.config.lease_seconds)
         return claim
 
     async def run(self, tenant_id: str | None, claim: store.Claim) -> str:
@@ -577,6 +579,19 @@ class JobManager:
             revision = store.extend(conn, queue.table, claim, self.config.lease_seconds)
         self._settle(queue, claim.job_id, lease_end, revision)
         return revision is not None
+
+
+def _table(tenant_id: str | None) -> str:
+    return "sys_jobs" if tenant_id is None else "tenant_jobs"
+
+
+def _after_the_fact(correct: Callable[..., Any], *args: Any) -> None:
+    """Push an index entry back after a committed change. If that fails the entry is only
+    early, which the next scheduler to find it corrects: log it, never fail the job for it."""
+    try:
+        correct(*args)
+    except Exception:
+        log.warning("could not update the due-work index; a scheduler will", exc_info=True)
 
 
 def _unregistered(ctx: JobContext, **payload: Any) -> None:
