@@ -7,7 +7,8 @@
 `--code DIR` imports the app from DIR instead (e.g. `git archive main | tar -x -C DIR`), to
 measure the code before a change in the same run conditions. Code that still queues scheduled
 syncs in a pass of its own (once a minute) gets that pass measured too; where the tick finds
-syncs through the due-work index, the tick is all there is.
+syncs through the due-work index, the tick is all there is. Each measurement runs in a fresh
+process, so what making 10,000 tenants left in memory does not weigh on the ticks.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -118,15 +121,22 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=20)
     parser.add_argument("--tenants", type=int, default=10_000)
     parser.add_argument("--code", type=Path, help="import the app from this checkout instead")
+    parser.add_argument("--measure", nargs=2, metavar=("HOST", "TEMPLATE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     root = (args.code or Path(__file__).resolve().parent.parent).resolve()
     sys.path.insert(0, str(root))
+    if args.measure:  # the child process: measure and report
+        print(json.dumps(measure(*args.measure, args.ticks)))
+        return
 
     results = {}
     for count in (10, args.tenants):
         with tempfile.TemporaryDirectory() as d:
             host, template = make_tenants(Path(d), count)
-            results[count] = measure(host, template, args.ticks)
+            child = [sys.executable, "-m", "bench.scheduler", "--ticks", str(args.ticks)]
+            child += ["--code", str(root), "--measure", host, template]
+            out = subprocess.run(child, capture_output=True, text=True, check=True).stdout
+            results[count] = json.loads(out.splitlines()[-1])
 
     print(f"code: {root}")
     print(f"idle tick, SQLite, {args.ticks} ticks after 5 to warm up, 256 engines cached")
