@@ -33,6 +33,7 @@ from app.log_config import configure_logging
 from app.routes.health import database_problems
 from app.settings import Settings, SettingsError, load_settings
 from app.work.jobs import JobManager
+from app.work.scheduler import SHUTDOWN_GRACE_SECONDS
 from tenants import jobs as store
 from tenants.catalog import Catalog
 from tenants.due import DueWork
@@ -91,6 +92,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         # server closes idle keep-alive connections just as a proxy or client reuses them,
         # which the client sees as a dropped request.
         timeout_keep_alive=75,
+        # On SIGTERM: in-flight requests and the jobs they started get this long, then the
+        # jobs go back to the queue; the scheduler's own jobs get as long again (docs/deploy.md:
+        # give the container 30 s to stop).
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
     return 0
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from fasthtml.common import FastHTML
-from starlette.middleware import Middleware
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
@@ -15,18 +13,18 @@ from app.routes import ROUTERS
 from app.settings import Settings, load_settings, secret_key
 from app.ui.layout import APP_NAME
 from app.web.access import Access
-from app.web.client_ip import TrustedProxyClient
+from app.web.edge import Edge
 from app.web.errors import ERROR_HANDLERS
-from app.web.guard import ReleaseTenantDB, guard
+from app.web.guard import guard
+from app.web.mount import mount
 from app.web.oidc import register_oidc
-from app.web.ratelimit import RateLimit
-from app.web.request_id import RequestId
-from app.web.security import SecurityHeaders
+from app.web.ratelimit import RateLimits
 from app.work import email as email_jobs
 from app.work.handlers import register_handlers
 from app.work.periodic import every
 from app.work.scheduler import background_lifespan
 from tenants.catalog import Catalog
+from tenants.engines import is_sqlite
 from tenants.routing import TenantDatabases
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -37,7 +35,8 @@ class SaasApp(FastHTML):
         # Outermost, so even Starlette's last-resort 500 response carries the headers and the
         # request id (and the server's crash log line carries the id too).
         stack = super().build_middleware_stack()
-        return RequestId(SecurityHeaders(stack, hsts=self.state.settings.is_production))
+        state = self.state
+        return Edge(stack, state.settings, state.secret_key, state.limits)
 
 
 async def _lifespan(app: SaasApp):
@@ -54,11 +53,16 @@ async def _lifespan(app: SaasApp):
 
 def open_data_layer(settings: Settings) -> tuple[Catalog, TenantDatabases]:
     """The host catalog and the tenant databases, sized and secured as the settings say."""
-    catalog = Catalog(settings.database_url, pool_size=settings.database_pool_size)
+    catalog = Catalog(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_overflow=settings.database_pool_overflow,
+    )
     databases = TenantDatabases(
         settings.tenant_database_url,
         cache_size=settings.tenant_engine_cache_size,
         pool_size=settings.tenant_pool_size,
+        pool_overflow=settings.tenant_pool_overflow,
         role_secret=secret_key(settings) if settings.tenant_db_roles else None,
     )
     return catalog, databases
@@ -85,30 +89,26 @@ def create_app(settings: Settings | None = None) -> SaasApp:
         default_hdrs=False,
         canonical=False,  # pages set their own canonical URL from BASE_URL
         secret_key=key,
-        session_cookie=settings.session_cookie,
-        max_age=settings.session_absolute_hours * 3600,
-        same_site="lax",
-        sess_https_only=settings.secure_cookies,
+        sess_cls=None,  # the edge (app/web/edge.py) reads and writes the session cookie
         before=guard,
-        middleware=[
-            Middleware(TrustedProxyClient, proxies=settings.trusted_proxies),
-            Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes),
-            Middleware(ReleaseTenantDB),
-        ],
         exception_handlers=ERROR_HANDLERS,
         lifespan=_lifespan,
     )
-    # After FastHTML's SessionMiddleware, so writes are counted per session.
-    app.user_middleware.append(Middleware(RateLimit, settings=settings))
+    app.router.redirect_slashes = False  # it builds the redirect from the Host header
     state = app.state
     state.settings, state.catalog, state.access, state.secret_key = settings, catalog, access, key
     state.databases = databases
+    # SQLite reads take microseconds and never wait: run them on the loop (app/web/mount.py)
+    state.reads_on_loop = is_sqlite(settings.database_url) and is_sqlite(
+        settings.tenant_database_url
+    )
+    state.limits = RateLimits(settings)
     state.oauth = register_oidc(settings, catalog)
     state.blog = Blog(settings.blog_dir)
     state.blog.refresh()  # parse every post now: bad front matter is logged at startup
     email_jobs.configure(settings)  # bad SMTP_* settings stop startup with a clear message
     for _, router in routers:
-        router.to_app(app)
+        mount(app, router, reads_on_loop=state.reads_on_loop)
     access.index(app.routes)
     # Static files come from static/ only: FastHTML's default would serve the working tree.
     app.routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))

@@ -57,10 +57,13 @@ class Settings:
     # Operations: logging, connection pools, request limits (docs/deploy.md).
     log_file: Path | None = None
     database_pool_size: int = 10
+    database_pool_overflow: int = 20
     tenant_pool_size: int = 2
+    tenant_pool_overflow: int = 8
     tenant_idle_minutes: int = 10
     tenant_db_roles: bool = False
     trusted_proxies: tuple[Network, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()  # production: host names besides BASE_URL's
     max_body_bytes: int = 2 * 1024 * 1024
     rate_limit_signin: Rate | None = (20, 60)
     rate_limit_webhooks: Rate | None = (600, 60)
@@ -218,10 +221,13 @@ def load_settings(
         invite_email_mismatch=values.get("INVITE_EMAIL_MISMATCH", "").strip().lower() or "confirm",
         log_file=Path(values["LOG_FILE"].strip()) if values.get("LOG_FILE", "").strip() else None,
         database_pool_size=_int(values, "DATABASE_POOL_SIZE", 10, problems),
+        database_pool_overflow=_int(values, "DATABASE_POOL_OVERFLOW", 20, problems),
         tenant_pool_size=_int(values, "TENANT_POOL_SIZE", 2, problems),
+        tenant_pool_overflow=_int(values, "TENANT_POOL_OVERFLOW", 8, problems),
         tenant_idle_minutes=_int(values, "TENANT_IDLE_MINUTES", 10, problems),
         tenant_db_roles=_bool(values, "TENANT_DB_ROLES", False, problems),
         trusted_proxies=_networks(values, "TRUSTED_PROXIES", problems),
+        allowed_hosts=tuple(values.get("ALLOWED_HOSTS", "").replace(",", " ").lower().split()),
         max_body_bytes=_int(values, "MAX_BODY_BYTES", 2 * 1024 * 1024, problems),
         rate_limit_signin=_rate(values, "RATE_LIMIT_SIGNIN", (20, 60), problems),
         rate_limit_webhooks=_rate(values, "RATE_LIMIT_WEBHOOKS", (600, 60), problems),

@@ -67,7 +67,7 @@ def setup_tenant(data_dir: Path) -> tuple[str, str, str]:
     endpoint_id, token = webhook_store.create_endpoint(catalog, tenant_id, "demo")
     with databases.handle(tenant_id) as db:
         _, secret = webhook_store.add_secret(db.conn, endpoint_id)
-        db.conn.commit()
+        db.commit()
     databases.dispose()
     catalog.dispose()
     return tenant_id, f"/webhooks/demo/{token}", secret

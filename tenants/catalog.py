@@ -1,7 +1,9 @@
 """The host catalog: users, tenants, memberships, sessions and the audit log.
 
 Plain SQL with bound parameters over a pooled engine; every function opens and returns its
-own connection, so it is safe from any thread.
+own connection, so it is safe from any thread. Reads run on the driver's cursor
+(tenants/raw.py); session lookups and membership lists are cached per process and kept
+honest by the auth epoch (tenants/auth_cache.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,12 +20,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tenants import raw
+from tenants.auth_cache import NO_BUMP, Epoch, EpochCache, bump_on_auth_writes, seconds
 from tenants.engines import create_engine
 from tenants.migrate import HOST_MIGRATIONS, migrate
 from tenants.routing import TenantDB
 from tenants.stamp import from_now, new_id, now
 
 ROLES = ("owner", "admin", "member")
+
+
+def _always(_: object) -> bool:
+    return True
 
 
 def token_hash(token: str) -> str:
@@ -49,8 +58,8 @@ class Auth:
 
 # One query per request: session, user, the session's current tenant and the membership in it.
 # A tenant without a membership row comes back with role NULL, which the Beforeware refuses.
-_RESOLVE = sa.text("""
-SELECT s.id_hash AS session_hash, s.last_seen_at, u.id AS user_id, u.email, u.name,
+_RESOLVE = """
+SELECT s.id_hash AS session_hash, s.last_seen_at, s.expires_at, u.id AS user_id, u.email, u.name,
        u.avatar_url, t.id AS tenant_id, t.name AS tenant_name, t.status AS tenant_status,
        t.plan_tier, m.role
 FROM core_sessions s
@@ -58,17 +67,29 @@ JOIN core_users u ON u.id = s.user_id
 LEFT JOIN core_tenants t ON t.id = s.tenant_id
 LEFT JOIN core_memberships m ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id
 WHERE s.id_hash = :h AND s.revoked_at IS NULL AND s.expires_at > :now AND s.last_seen_at > :idle
-""")
+"""
+
+
+@dataclass
+class _Session:
+    auth: Auth
+    expires: float  # seconds since the epoch
+    seen: float
 
 
 class Catalog:
-    def __init__(self, url: str, *, pool_size: int = 10):
-        self.engine = create_engine(url, pool_size=pool_size, max_overflow=20)
+    def __init__(self, url: str, *, pool_size: int = 10, pool_overflow: int = 20):
+        self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_overflow)
+        bump_on_auth_writes(self.engine)
+        self.epoch = Epoch(self.engine)
+        self._sessions = EpochCache(self.epoch)
+        self._memberships = EpochCache(self.epoch)
 
     def migrate(self) -> list[str]:
         return migrate(self.engine, HOST_MIGRATIONS)
 
     def dispose(self) -> None:
+        self.epoch.close()
         self.engine.dispose()
 
     @contextmanager
@@ -78,7 +99,7 @@ class Catalog:
 
     def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
+            return raw.query(conn, sql, params)
 
     def row(self, sql: str, **params: Any) -> dict[str, Any] | None:
         found = self.rows(sql, **params)
@@ -126,7 +147,10 @@ class Catalog:
         return self.row("SELECT * FROM core_tenants WHERE id = :id", id=tenant_id)
 
     def memberships(self, user_id: str) -> list[dict[str, Any]]:
-        """The user's usable tenants, oldest first."""
+        """The user's usable tenants, oldest first (cached; do not change the list)."""
+        return self._memberships.get(user_id, lambda: self._memberships_of(user_id), _always)
+
+    def _memberships_of(self, user_id: str) -> list[dict[str, Any]]:
         return self.rows(
             """SELECT t.id, t.name, t.status, m.role FROM core_memberships m
                JOIN core_tenants t ON t.id = m.tenant_id
@@ -190,21 +214,41 @@ class Catalog:
 
     def resolve(self, token: str, *, idle_minutes: int) -> Auth | None:
         """The live session behind a cookie token, or None if unknown, revoked or expired."""
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(
-                    _RESOLVE,
-                    {"h": token_hash(token), "now": now(), "idle": from_now(minutes=-idle_minutes)},
-                )
-                .mappings()
-                .first()
-            )
-        return Auth(**row) if row else None
+        digest, moment = token_hash(token), time.time()
+
+        def live(found: _Session | None) -> bool:
+            idle_since = moment - idle_minutes * 60
+            return found is not None and found.expires > moment and found.seen > idle_since
+
+        found = self._sessions.get(digest, lambda: self._session(digest, idle_minutes), live)
+        return found.auth if live(found) else None
+
+    def _session(self, digest: str, idle_minutes: int) -> _Session | None:
+        params = {"h": digest, "now": now(), "idle": from_now(minutes=-idle_minutes)}
+        found = self.rows(_RESOLVE, **params)
+        if not found:
+            return None
+        row = found[0]
+        expires = seconds(row.pop("expires_at"))
+        auth = Auth(**row)
+        return _Session(auth, expires, seconds(auth.last_seen_at))
+
+    def seen_since(self, auth: Auth) -> float:
+        """Seconds since the session was last marked seen (by `touch_session`)."""
+        found = self._sessions.peek(auth.session_hash)
+        return time.time() - (found.seen if found else seconds(auth.last_seen_at))
 
     def touch_session(self, session_hash: str) -> None:
-        self.execute(
-            "UPDATE core_sessions SET last_seen_at = :t WHERE id_hash = :h", t=now(), h=session_hash
-        )
+        """Mark the session seen now. Nobody's access changes, so the epoch stays put."""
+        stamp = now()
+        with self.engine.begin() as conn:
+            conn.execution_options(**{NO_BUMP: True}).execute(
+                sa.text("UPDATE core_sessions SET last_seen_at = :t WHERE id_hash = :h"),
+                {"t": stamp, "h": session_hash},
+            )
+        found = self._sessions.peek(session_hash)
+        if found is not None:
+            found.seen = seconds(stamp)
 
     def switch_session_tenant(self, session_hash: str, tenant_id: str) -> None:
         self.execute(

@@ -62,6 +62,9 @@ def create_engine(
 ) -> sa.Engine:
     """An engine with a connection pool; SQLite gets WAL, a busy timeout and real transactions.
 
+    PostgreSQL pools hold `pool_size` connections and open up to `max_overflow` more under
+    load; SQLite pools keep `pool_size` and open more whenever asked (see below).
+
     With `create_file=False` a missing SQLite file is an error instead of a new empty database,
     so the request path can never create a tenant by accident.
     """
@@ -77,7 +80,9 @@ def create_engine(
             path.parent.mkdir(parents=True, exist_ok=True)
         url = url.set(database=f"file:{path}", query={"mode": mode, "uri": "true"})
     pooling = (
-        {"pool_size": pool_size, "max_overflow": max_overflow}
+        # Unbounded overflow: a local file's connections are cheap, and a checkout that never
+        # waits is what lets handlers run on the event loop (app/web/mount.py).
+        {"pool_size": pool_size, "max_overflow": -1}
         if path is not None
         else {"poolclass": sa.pool.StaticPool}  # one shared in-memory database
     )

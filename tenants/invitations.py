@@ -61,7 +61,7 @@ class NotOpen(InvitationError):
     """Accepted, revoked, expired, or its tenant is gone."""
 
 
-def status(invitation: Mapping[str, Any], at: str | None = None) -> str:
+def status(invitation: Mapping[Any, Any], at: str | None = None) -> str:
     """accepted | revoked | expired | pending."""
     if invitation["accepted_at"]:
         return "accepted"

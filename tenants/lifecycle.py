@@ -108,11 +108,11 @@ def purge_database(catalog: Catalog, databases: TenantDatabases, tenant_id: str)
 
 def tenants_created_by(catalog: Catalog, user_id: str) -> int:
     """How many live tenants this person created (a cap keeps one account from making many)."""
-    return catalog.row(
+    return catalog.rows(
         """SELECT COUNT(*) AS n FROM core_tenants
            WHERE created_by = :u AND status IN ('provisioning', 'active', 'suspended')""",
         u=user_id,
-    )["n"]
+    )[0]["n"]
 
 
 def _retire(conn: sa.Connection, tenant_id: str) -> bool:

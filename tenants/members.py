@@ -141,12 +141,10 @@ def mirror(db: TenantDB, user: dict[str, Any], role: str) -> None:
             "now": now(),
         },
     )
-    db.conn.commit()
 
 
 def unmirror(db: TenantDB, user_id: str) -> None:
     db.execute(sa.text("DELETE FROM core_tenant_users WHERE id = :id"), {"id": user_id})
-    db.conn.commit()
 
 
 def set_mirror_role(db: TenantDB, user_id: str, role: str) -> None:
@@ -154,7 +152,6 @@ def set_mirror_role(db: TenantDB, user_id: str, role: str) -> None:
         sa.text("UPDATE core_tenant_users SET role = :role WHERE id = :id"),
         {"role": role, "id": user_id},
     )
-    db.conn.commit()
 
 
 # -- inside a locked transaction ------------------------------------------------------------

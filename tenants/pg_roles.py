@@ -13,9 +13,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 def role_name(url: URL) -> str:
@@ -64,7 +68,8 @@ def ensure_tenant_role(url: URL, secret_key: str) -> None:
                     sa.text("SELECT pg_advisory_unlock(hashtext(:n))"), {"n": f"role:{role}"}
                 )
             # Hashed here (SCRAM) so the password never reaches the server, nor its logs.
-            verifier = conn.connection.dbapi_connection.pgconn.encrypt_password(
+            driver = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
+            verifier = driver.pgconn.encrypt_password(
                 role_password(secret_key, role).encode(), role.encode(), b"scram-sha-256"
             )
             # ALTER ROLE takes no bound parameters; a SCRAM verifier is base64 and `$:` only.

@@ -8,6 +8,8 @@ sign-ins of one person converge on one tenant through the unique `personal_key`.
 
 from __future__ import annotations
 
+from typing import cast
+
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
@@ -45,7 +47,7 @@ def create_database(url: URL) -> None:
                     sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}
                 ).first()
                 if not exists:
-                    name = conn.dialect.identifier_preparer.quote(url.database)
+                    name = conn.dialect.identifier_preparer.quote(cast(str, url.database))
                     conn.exec_driver_sql(f"CREATE DATABASE {name}")
             finally:
                 conn.execute(
@@ -67,7 +69,7 @@ def drop_database(url: URL) -> None:
     )
     try:
         with admin.connect() as conn:
-            name = conn.dialect.identifier_preparer.quote(url.database)
+            name = conn.dialect.identifier_preparer.quote(cast(str, url.database))
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         admin.dispose()
@@ -123,14 +125,13 @@ def provision(catalog: Catalog, databases: TenantDatabases, tenant_id: str, owne
         create_database(location)
         if databases.role_secret:  # before the first open, so the role owns every table
             ensure_tenant_role(location, databases.role_secret)
-        with databases.handle(tenant_id) as db:
+        with databases.begin(tenant_id) as db:
             db.execute(
                 sa.text("""
                 INSERT INTO core_tenant_users (id, email, display_name, role, created_at)
                 VALUES (:id, :email, :name, 'owner', :t) ON CONFLICT (id) DO NOTHING"""),
                 dict(id=owner_id, email=owner["email"], name=owner["name"], t=now()),
             )
-            db.conn.commit()
         with catalog.begin() as conn:
             conn.execute(
                 sa.text("""

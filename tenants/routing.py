@@ -11,37 +11,58 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import sqlalchemy as sa
 from fastsql import Database, DBTable
 
+from tenants import raw
 from tenants.engines import create_engine, tenant_url
 from tenants.migrate import TENANT_MIGRATIONS, migrate
 from tenants.pg_roles import as_tenant_role
 
 
 class TenantDB(Database):
-    """A fastsql `Database` over a shared engine and shared, complete `MetaData`.
+    """A fastsql `Database` over a shared engine and shared, complete `MetaData`, holding one
+    unit of work: everything written through it (`q()`, fastsql tables, `execute()`, code
+    handed `.conn`) lands together or not at all.
 
-    The connection is checked out on first use and returned by `close()`, which the web app
-    calls when the request ends, error or not. Tables come from migrations: asking for a
-    table that does not exist is a `KeyError`, never a silent `CREATE TABLE` on shared state.
+    Its owner ends the unit of work: the web app commits when a handler returns and rolls
+    back when it raises (app/web/edge.py); the job runner commits with the job's completion.
+    Code using the handle never commits: fastsql's tables commit after each write and roll
+    back on a missing row, so on `.conn` those two calls do nothing, and no write commits
+    behind the others' backs halfway through.
+
+    The connection is checked out on first use and given back by `close()`. Tables come from
+    migrations: asking for one that does not exist is a `KeyError`, never a silent `CREATE
+    TABLE` on shared state.
     """
 
     def __init__(self, engine: sa.Engine, meta: sa.MetaData, tenant_id: str):
         self.conn_str = f"tenant:{tenant_id}"
         self.tenant_id = tenant_id
         self.engine, self.meta = engine, meta
+        self.is_sqlite = engine.dialect.name == "sqlite"
         self._tables: dict[str, DBTable] = {}
         self._conn: sa.Connection | None = None
 
     @property
     def conn(self) -> sa.Connection:
         if self._conn is None:
-            self._conn = self.engine.connect()
+            conn = self.engine.connect()
+            # For everyone holding the handle, committing or rolling back does nothing: the
+            # owner ends the unit of work through the class's own methods (see commit()).
+            conn.commit = conn.rollback = _owner_ends_it  # type: ignore[method-assign]
+            self._conn = conn
         return self._conn
+
+    def q(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """Run SQL with bound parameters; the rows as dicts."""
+        return raw.query(self.conn, sql, params)
 
     def table(self, nm: str, cls: type | None = None) -> DBTable:
         if nm not in self._tables:
@@ -56,30 +77,43 @@ class TenantDB(Database):
         raise TypeError("tenant tables come from migrations/tenant/*.sql, not create()")
 
     def commit(self) -> None:
-        """End the unit of work, keeping its writes (for the owner: request path, job runner)."""
-        if self._conn is not None and self._conn.in_transaction():
-            self._conn.commit()
+        """End the unit of work, keeping its writes (the owner's call, not a handler's)."""
+        if self._conn is not None:
+            if self._conn.in_transaction():
+                sa.Connection.commit(self._conn)
+            else:  # only raw `q()` writes: the driver holds the transaction
+                self._conn.connection.commit()
 
     def rollback(self) -> None:
-        """End the unit of work, dropping its writes (for the owner)."""
-        if self._conn is not None and self._conn.in_transaction():
-            self._conn.rollback()
+        """End the unit of work, dropping its writes (the owner's call)."""
+        if self._conn is not None:
+            self._rollback(self._conn)
 
     def close(self) -> None:
         """Drop what is uncommitted and give the connection back to the pool."""
         if self._conn is not None:
+            conn, self._conn = self._conn, None
             try:
-                if self._conn.in_transaction():
-                    self._conn.rollback()
+                self._rollback(conn)
             finally:
-                self._conn.close()
-                self._conn = None
+                conn.close()
+
+    @staticmethod
+    def _rollback(conn: sa.Connection) -> None:
+        if conn.in_transaction():
+            sa.Connection.rollback(conn)
+        else:
+            conn.connection.rollback()
 
     def __enter__(self) -> TenantDB:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _owner_ends_it() -> None:
+    """What `commit()` and `rollback()` do on a unit of work's connection: nothing."""
 
 
 @dataclass
@@ -105,13 +139,14 @@ class TenantDatabases:
         *,
         cache_size: int = 256,
         pool_size: int = 2,
+        pool_overflow: int = 8,
         migrations: Path = TENANT_MIGRATIONS,
         role_secret: str | None = None,
     ):
         self.url_template = url_template
         self.migrations = migrations
         self.cache_size = cache_size
-        self.pool_size = pool_size
+        self.pool_size, self.pool_overflow = pool_size, pool_overflow
         self.role_secret = role_secret
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
@@ -120,10 +155,22 @@ class TenantDatabases:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def is_open(self, tenant_id: str) -> bool:
+        """Whether the tenant's engine is built in this process (a handle is then cheap)."""
+        return tenant_id in self._entries
+
     def handle(self, tenant_id: str) -> TenantDB:
-        """A per-request handle on the tenant's database. Close it (or use `with`)."""
+        """A handle on the tenant's database; you own its unit of work: commit it if you
+        wrote, and close it (or use `with`, which closes)."""
         entry = self._entry(tenant_id)
         return TenantDB(entry.engine, entry.meta, tenant_id)
+
+    @contextmanager
+    def begin(self, tenant_id: str) -> Iterator[TenantDB]:
+        """A handle whose writes commit when the block ends, or roll back if it raises."""
+        with self.handle(tenant_id) as db:
+            yield db
+            db.commit()
 
     def _entry(self, tenant_id: str) -> _Entry:
         with self._lock:
@@ -152,7 +199,7 @@ class TenantDatabases:
         engine = create_engine(
             as_tenant_role(url, self.role_secret) if self.role_secret else url,
             pool_size=self.pool_size,
-            max_overflow=8,
+            max_overflow=self.pool_overflow,
             create_file=False,
         )
         try:
@@ -186,7 +233,8 @@ class TenantDatabases:
             idle = [(t, e) for t, e in self._entries.items() if e.last_used < cutoff]
         closed = []
         for tenant_id, entry in idle:
-            if entry.engine.pool.checkedin():  # connections sitting idle in the pool
+            pool = cast(sa.QueuePool, entry.engine.pool)  # tenant engines always have one
+            if pool.checkedin():  # connections sitting idle in the pool
                 entry.engine.dispose()  # connections in use are not touched
                 closed.append(tenant_id)
         return closed

@@ -97,7 +97,7 @@ def test_an_export_link_is_personal_and_expires(app, client, new_client):
                 "id": job_id,
             },
         )
-        db.conn.commit()
+        db.commit()
     expired = team.owner.get(f"/account/exports/{job_id}/download")
     assert expired.status_code == 410 and "expired" in expired.text
     zip_file = app.state.settings.data_dir / "exports" / team.tenant / f"{job_id}.zip"

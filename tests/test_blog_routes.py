@@ -297,7 +297,8 @@ def test_path_traversal_gets_404_and_opens_no_file(client, posts, blog_dir, slug
         response = client.get(f"/blog/{slug}")
     finally:
         opened, _opened = _opened, None
-    assert response.status_code == 404
+    # A NUL never reaches a route: the edge refuses control characters in any path (400).
+    assert response.status_code == (400 if "%00" in slug else 404)
     assert "Top secret" not in response.text
     blog_root = blog_dir.resolve()
     assert [p for p in opened if not Path(p).resolve().is_relative_to(blog_root)] == []

@@ -192,5 +192,6 @@ def test_hostile_message_ids_are_404(client, settings, hostile):
     dev_sign_in(client, "dev@example.com")
     for path in (f"/dev/outbox/{hostile}", f"/dev/outbox/{hostile}/html"):
         response = client.get(path)
-        assert response.status_code == 404, path
+        # control characters never reach a route: the edge refuses them (400)
+        assert response.status_code == (400 if "%0" in hostile else 404), path
         assert "Welcome aboard" not in response.text

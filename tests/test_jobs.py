@@ -68,7 +68,7 @@ def read_while_others_write(ctx):
             ),
             {"id": ctx.job_id},
         )
-        other.conn.commit()
+        other.commit()
     return {"read": True}
 
 

@@ -93,7 +93,7 @@ def test_the_permission_table_decides_who_manages_jobs(app, client, new_client):
         db.q("DELETE FROM core_permissions WHERE role = 'admin' AND resource = 'jobs'")
         db.q("""INSERT INTO core_permissions (id, role, resource, action)
                 VALUES ('member-jobs-manage', 'member', 'jobs', 'manage')""")
-        db.conn.commit()
+        db.commit()
     refused = team.admin.post(f"/jobs/{waiting}/cancel", headers=hx(team.admin))
     assert refused.status_code == 403
     assert team.admin.get(f"/jobs/{waiting}").status_code == 404  # not hers, no longer manager

@@ -240,7 +240,7 @@ def test_the_permission_table_is_the_tenants_own(app, client, new_client):
             """INSERT INTO core_permissions (id, role, resource, action)
                VALUES ('member-audit-view', 'member', 'audit', 'view')"""
         )
-        db.conn.commit()
+        db.commit()
     assert team.member.get("/audit").status_code == 200  # granted by this tenant, no deploy
     outside = SimpleNamespace(role="owner", db=None)  # a signed-in page has no tenant database
     assert not can(outside, "audit", "view")

@@ -117,7 +117,7 @@ def test_roles_turned_on_later_take_over_and_follow_a_new_secret_key(env, make_s
                 "INSERT INTO notes (id, body, author_id, created_at) VALUES ('n2', 'x', 'a', 't')"
             )
         )
-        db.conn.commit()
+        db.commit()
         assert len(db.q("SELECT id FROM notes")) == 2
     with_roles.state.databases.dispose()
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.lib.polars_map import FieldMap, MappingError, convert, flatten
-from tenants.sql import to_cents
+from tenants.money import to_cents
 
 RECORDS = [
     {

@@ -15,6 +15,7 @@ from app.web.client_ip import client_ip
 from app.web.ratelimit import TokenBuckets
 from tests.conftest import dev_sign_in, page_csrf
 from tests.support.html import csrf_from
+from tests.test_webhooks import deliver, event_body, make_endpoint
 
 
 @pytest.fixture
@@ -139,14 +140,31 @@ def test_behind_a_trusted_proxy_each_forwarded_client_counts_alone(limited_app):
     assert recorded == [{"ip": "198.51.100.1"}, {"ip": "198.51.100.2"}]  # the real clients
 
 
-def test_webhook_deliveries_are_limited_per_endpoint(limited_app):
+def test_deliveries_to_unknown_endpoints_are_limited_per_address(limited_app):
     app = limited_app(RATE_LIMIT_WEBHOOKS="2/minute")
-    with browser(app) as sender:
+    with browser(app) as sender, browser(app, ip="203.0.113.99") as other:
         first = [sender.post("/webhooks/demo/aaaa", content=b"{}").status_code for _ in range(2)]
         assert first == [404, 404]  # not a live endpoint, but counted all the same
-        refused = sender.post("/webhooks/demo/aaaa", content=b"{}")
+        refused = sender.post("/webhooks/demo/bbbb", content=b"{}")  # another made-up URL
         assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
-        assert sender.post("/webhooks/demo/bbbb", content=b"{}").status_code == 404
+        assert other.post("/webhooks/demo/aaaa", content=b"{}").status_code == 404
+
+
+def test_forged_deliveries_do_not_starve_verified_ones(limited_app):
+    """Issue 16 item 10: rejected deliveries count in a bucket of their own."""
+    app = limited_app(RATE_LIMIT_WEBHOOKS="3/minute")
+    with browser(app) as owner, browser(app, ip="198.51.100.66") as attacker:
+        dev_sign_in(owner, "ada@example.com")
+        path, secret = make_endpoint(owner)
+        forged = [deliver(attacker, path, "whsec_wrong", event_body()) for _ in range(5)]
+        assert [r.status_code for r in forged] == [401, 401, 401, 429, 429]
+        verified = [deliver(owner, path, secret, event_body()) for _ in range(3)]
+        assert [r.status_code for r in verified] == [200, 200, 200]
+        over = deliver(owner, path, secret, event_body())
+        assert over.status_code == 429 and int(over.headers["retry-after"]) >= 1
+        tenant = app.state.catalog.row("SELECT id FROM core_tenants")["id"]
+        with app.state.databases.handle(tenant) as db:
+            assert db.q("SELECT count(*) AS n FROM webhook_events") == [{"n": 3}]
 
 
 def test_writes_are_limited_per_session(limited_app):

@@ -1,12 +1,15 @@
-"""Hostile names are refused and hostile values are bound, by every helper that takes a
-name or a filter; either way no other row changes (SQLite and PostgreSQL)."""
+"""Hostile names are refused and hostile values are bound, wherever a name reaches SQL text:
+the bulk upsert's table, columns and key, and a sync's table and columns (the sync page sorts
+and counts by them). Either way no row changes (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import polars as pl
 import pytest
-import sqlalchemy as sa
 
+from app.demo.sync import DEMO
 from tenants import sql
 from tests.test_sql import tenant_database
 
@@ -22,6 +25,7 @@ HOSTILE_NAMES = [
     "na\x00me",
     "n" * 500,
     "*",
+    "Name",
 ]
 HOSTILE_VALUES = [
     "a' OR '1'='1",
@@ -36,45 +40,23 @@ ROWS = [{"id": "a", "name": "Alice"}, {"id": "b", "name": "Bob"}, {"id": "c", "n
 
 @pytest.fixture
 def db(backend, tmp_path):
-    with tenant_database(backend, tmp_path) as handle:
-        handle.execute(sa.text("CREATE TABLE items (id TEXT PRIMARY KEY, name TEXT NOT NULL)"))
-        handle.conn.commit()
+    items = "CREATE TABLE items (id TEXT PRIMARY KEY, name TEXT NOT NULL)"
+    with tenant_database(backend, tmp_path, items) as handle:
         sql.bulk_upsert(handle, "items", ROWS)
+        handle.commit()
         yield handle
 
 
 def unchanged(db) -> bool:
-    db.conn.rollback()
-    return sql.select_rows(db, "items", order_by="id") == ROWS
+    db.rollback()
+    return db.q("SELECT * FROM items ORDER BY id") == ROWS
 
 
 NAME_CALLS = {
-    "table": lambda db, n: sql.table(db, n),
-    "insert_only table": lambda db, n: sql.insert_only(db, n, {"id": "x", "name": "x"}),
-    "insert_only column": lambda db, n: sql.insert_only(db, "items", {"id": "x", n: "x"}),
-    "upsert column": lambda db, n: sql.upsert(db, "items", {"id": "a", n: "x"}),
-    "upsert key": lambda db, n: sql.upsert(db, "items", {"id": "a", "name": "x"}, key=n),
-    "bulk_upsert table": lambda db, n: sql.bulk_upsert(db, n, ROWS),
-    "bulk_upsert column": lambda db, n: sql.bulk_upsert(
-        db, "items", pl.DataFrame({"id": ["a"], n: ["x"]})
-    ),
-    "bulk_insert_only key": lambda db, n: sql.bulk_insert_only(db, "items", ROWS, key=[n]),
-    "get_by_id table": lambda db, n: sql.get_by_id(db, n, "a"),
-    "get_by_id column": lambda db, n: sql.get_by_id(db, "items", "a", id_col=n),
-    "update_by_id column": lambda db, n: sql.update_by_id(db, "items", "a", {n: "x"}),
-    "update_by_id id column": lambda db, n: sql.update_by_id(
-        db, "items", "a", {"name": "x"}, id_col=n
-    ),
-    "delete_by_id table": lambda db, n: sql.delete_by_id(db, n, "a"),
-    "bulk_delete column": lambda db, n: sql.bulk_delete(db, "items", ["a", "b"], id_col=n),
-    "select_rows where": lambda db, n: sql.select_rows(db, "items", where={n: "x"}),
-    "select_rows order": lambda db, n: sql.select_rows(db, "items", order_by=n),
-    "select_rows desc order": lambda db, n: sql.select_rows(db, "items", order_by=[f"-{n}"]),
-    "paginate table": lambda db, n: sql.paginate(db, n),
-    "paginate where": lambda db, n: sql.paginate(db, "items", where={n: None}),
-    "paginate order": lambda db, n: sql.paginate(db, "items", order_by=["id", n]),
-    "count_by column": lambda db, n: sql.count_by(db, "items", n),
-    "query name": lambda db, n: sql.Queries(q="SELECT 1").run(db, n),
+    "table": lambda db, n: sql.bulk_upsert(db, n, ROWS),
+    "column": lambda db, n: sql.bulk_upsert(db, "items", pl.DataFrame({"id": ["a"], n: ["x"]})),
+    "key": lambda db, n: sql.bulk_upsert(db, "items", ROWS, key=n),
+    "key list": lambda db, n: sql.bulk_upsert(db, "items", ROWS, key=["id", n]),
 }
 
 
@@ -89,30 +71,27 @@ def test_hostile_names_are_refused(db, call):
 def test_non_string_names_are_refused(db):
     for name in (None, 1, ("id",), b"id"):
         with pytest.raises(sql.UnknownName):
-            sql.select_rows(db, "items", where={name: "a"})
+            sql.bulk_upsert(db, name, ROWS)
         with pytest.raises(sql.UnknownName):
-            sql.table(db, name)
+            sql.bulk_upsert(db, "items", ROWS, key=[name])
     assert unchanged(db)
 
 
 @pytest.mark.parametrize("value", HOSTILE_VALUES)
 def test_hostile_values_are_bound(db, value):
-    assert sql.get_by_id(db, "items", value) is None
-    assert sql.select_rows(db, "items", where={"name": value}) == []
-    assert sql.select_rows(db, "items", where={"id": [value, "a' --"]}) == []
-    assert sql.paginate(db, "items", where={"name": value}).total == 0
-    assert sql.update_by_id(db, "items", value, {"name": "changed"}) is False
-    assert sql.delete_by_id(db, "items", value) is False
-    assert sql.bulk_delete(db, "items", [value]) == 0
-    assert sql.Queries(find="SELECT id FROM items WHERE name = :n").run(db, "find", n=value) == []
+    # Stored as the literal text it is, and only in its own rows.
+    assert sql.bulk_upsert(db, "items", [{"id": value, "name": value}]) == 1
+    assert sql.bulk_upsert(db, "items", [{"id": "a", "name": value}]) == 1
+    found = db.q("SELECT id FROM items WHERE name = :v", v=value)
+    assert sorted(r["id"] for r in found) == sorted([value, "a"])
     assert unchanged(db)
-    # Stored as the literal text it is, and only in its own row.
-    assert sql.upsert(db, "items", {"id": value, "name": value}) == 1
-    assert sql.bulk_upsert(db, "items", [{"id": "z", "name": value}]) == 1
-    assert sql.get_by_id(db, "items", value) == {"id": value, "name": value}
-    assert sql.select_rows(db, "items", where={"name": value}, order_by="id") == [
-        {"id": value, "name": value},
-        {"id": "z", "name": value},
-    ]
-    assert sql.bulk_delete(db, "items", [value, "z"]) == 2
-    assert unchanged(db)
+
+
+@pytest.mark.parametrize("field", ["table", "updated_column", "key", "chart_column"])
+def test_a_sync_with_a_hostile_name_cannot_be_defined(field):
+    for name in [*HOSTILE_NAMES, 1]:
+        with pytest.raises(ValueError, match="SQL names"):
+            dataclasses.replace(DEMO, **{field: name})
+    with pytest.raises(ValueError, match="SQL names"):
+        dataclasses.replace(DEMO, key=("id", "id; --"))
+    assert dataclasses.replace(DEMO, **{field: "fine_name_2"})

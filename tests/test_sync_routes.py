@@ -120,7 +120,7 @@ def test_a_run_that_died_does_not_block_the_next(app, client, store):
     tenant = state(app, "ada@example.com")["tenant_id"]
     with app.state.databases.handle(tenant) as db:
         db.q("UPDATE sync_state SET status = 'running', heartbeat_at = '2000-01-01T00:00:00Z'")
-        db.conn.commit()
+        db.commit()
     assert "Interrupted" in client.get("/sync").text
     client.post(f"/sync/{source_id}/run", data={"mode": "incremental"}, headers=headers)
     assert state(app, "ada@example.com")["source"]["status"] == "succeeded"

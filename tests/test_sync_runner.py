@@ -19,10 +19,10 @@ from app.lib.http_client import ApiClient, ApiError, Retry
 from app.lib.polars_map import FieldMap, MappingError
 from app.syncs.runner import UnknownSource, run_sync, sync_source
 from app.syncs.sources import add_source, get_source, register_spec
-from tenants import sql
+from tenants.money import to_cents
 from tenants.stamp import new_id
 from tests.support.graphql_server import FaultInjector, serve
-from tests.test_sql import tenant_database
+from tests.test_sql import another_handle, tenant_database
 
 ORDERS = 1000
 PAGE = 100
@@ -77,8 +77,15 @@ def sync(db, url, source_id, mode="incremental", **ctx):
 
 
 def table(db) -> dict[str, dict]:
-    db.conn.rollback()
-    return {r["id"]: r for r in sql.select_rows(db, "demo_orders")}
+    """The synced rows as another connection sees them: only what the runner committed."""
+    with another_handle(db) as other:
+        return {r["id"]: r for r in other.q("SELECT * FROM demo_orders")}
+
+
+def state(db, source_id: str) -> dict:
+    """The source's sync state as another connection sees it."""
+    with another_handle(db) as other:
+        return get_source(other, source_id)
 
 
 def expected_row(store: DemoStore, n: int) -> dict:
@@ -101,11 +108,11 @@ def test_sync_through_faults_lands_every_row_exactly_once(db, source_id):
     rows = table(db)
     assert sorted(rows) == [f"ord_{n:07d}" for n in range(ORDERS)]
     assert all(rows[f"ord_{n:07d}"] == expected_row(store, n) for n in (0, 1, 499, 999))
-    total = sum(sql.to_cents(store.order(n)["total"]) for n in range(ORDERS))
+    total = sum(to_cents(store.order(n)["total"]) for n in range(ORDERS))
     assert sum(r["total_cents"] for r in rows.values()) == total
-    state = get_source(db, source_id)
-    assert state["status"] == "succeeded" and state["last_error"] is None
-    assert state["high_water"] == store.order(ORDERS - 1)["updatedAt"]
+    source = state(db, source_id)
+    assert source["status"] == "succeeded" and source["last_error"] is None
+    assert source["high_water"] == store.order(ORDERS - 1)["updatedAt"]
     assert [p for p, _ in ctx.reports] == [10, 20, 30, 40, 50, 60, 70, 80, 90, 99, 100]
     assert ctx.reports[-1][1] == "10 pages, 1000 rows (1000 new or changed)"
 
@@ -123,7 +130,7 @@ def test_incremental_sync_brings_exactly_the_changed_records(db, source_id):
     changed_ids = {c["id"] for c in changed}
     assert {i for i in after if after[i] != before[i]} == changed_ids
     assert all(after[c["id"]]["status"] == c["status"] for c in changed)
-    assert get_source(db, source_id)["high_water"] == changed[-1]["updatedAt"]
+    assert state(db, source_id)["high_water"] == changed[-1]["updatedAt"]
 
 
 def test_failed_sync_keeps_its_pages_and_the_rerun_continues(db, source_id):
@@ -131,10 +138,10 @@ def test_failed_sync_keeps_its_pages_and_the_rerun_continues(db, source_id):
     # Requests 1-3 succeed, then the server fails for good: three pages commit.
     with serve(FaultInjector(asgi_app(store), fail_from=4)) as url, pytest.raises(ApiError):
         sync(db, url, source_id, "full")
-    state = get_source(db, source_id)
-    assert state["status"] == "failed" and "returned 500" in state["last_error"]
-    assert state["run_pages"] == 3 and len(table(db)) == 300
-    assert state["high_water"] == store.order(299)["updatedAt"]
+    source = state(db, source_id)
+    assert source["status"] == "failed" and "returned 500" in source["last_error"]
+    assert source["run_pages"] == 3 and len(table(db)) == 300
+    assert source["high_water"] == store.order(299)["updatedAt"]
     with serve(asgi_app(store)) as url:
         # The job's second attempt of the same full sync resumes instead of starting over.
         result, _ = sync(db, url, source_id, "full", attempt=2)
@@ -154,31 +161,31 @@ def test_cancel_from_the_job_stops_after_the_current_page(db, source_id):
     with serve(asgi_app(DemoStore(count=ORDERS))) as url:
         result, _ = sync(db, url, source_id, "full", cancel_after_pages=2)
     assert result["status"] == "cancelled" and len(table(db)) == 200
-    assert get_source(db, source_id)["status"] == "cancelled"
+    assert state(db, source_id)["status"] == "cancelled"
 
 
 def test_only_one_run_at_a_time_unless_it_is_a_retry_or_the_other_looks_dead(db, source_id):
     running = "UPDATE sync_state SET status = 'running', job_id = 'other', heartbeat_at = :t"
     with serve(asgi_app(DemoStore(count=50))) as url:
         db.execute(sa.text(running), {"t": "9999-01-01T00:00:00.000000Z"})
-        db.conn.commit()
+        db.commit()
         result, _ = sync(db, url, source_id)
         assert result["status"] == "skipped" and table(db) == {}
         result, _ = sync(db, url, source_id, job_id="other", attempt=2)  # the job's own retry
         assert result["status"] == "succeeded" and len(table(db)) == 50
         db.execute(sa.text(running), {"t": "2000-01-01T00:00:00.000000Z"})  # silent for years
-        db.conn.commit()
+        db.commit()
         result, _ = sync(db, url, source_id, "full")
     assert result["status"] == "succeeded" and result["fetched"] == 50
 
 
 def test_a_run_that_was_taken_over_stops_and_rolls_back_its_page(db, source_id):
-    other = type(db)(db.engine, db.meta, db.tenant_id)
+    other = another_handle(db)
 
     def taken_over(pages: int) -> None:
         if pages == 1:
             other.execute(sa.text("UPDATE sync_state SET run_token = 'a newer attempt'"))
-            other.conn.commit()
+            other.commit()
 
     with serve(asgi_app(DemoStore(count=ORDERS))) as url:
         result, _ = sync(db, url, source_id, "full", on_progress=taken_over)
@@ -190,8 +197,8 @@ def test_unreadable_records_fail_the_run_and_change_nothing(db, source_id):
     broken = FieldMap(columns=FIELDS.columns, types={**FIELDS.types, "status": "int"})
     with serve(asgi_app(DemoStore(count=50))) as url, pytest.raises(MappingError):
         asyncio.run(sync_source(Ctx(db), spec_for(url, fields=broken), source_id, "full"))
-    state = get_source(db, source_id)
-    assert state["status"] == "failed" and "cannot read" in state["last_error"]
+    source = state(db, source_id)
+    assert source["status"] == "failed" and "cannot read" in source["last_error"]
     assert table(db) == {}
 
 

@@ -35,12 +35,14 @@ def tenant(app, new_client, monkeypatch):
     tenant_id = app.state.catalog.row("SELECT id FROM core_tenants")["id"]
     with app.state.databases.handle(tenant_id) as db:
         source_id = add_source(db, DEMO.kind, DEMO.title)
+        db.commit()  # the test owns this handle: it ends the unit of work
     return tenant_id, source_id
 
 
 def schedule(app, tenant_id: str, source_id: str, when: str) -> None:
     with app.state.databases.handle(tenant_id) as db:
         set_schedule(db, source_id, when, job_manager(app).due_work)
+        db.commit()  # the test owns this handle: it ends the unit of work
 
 
 def run_due_syncs(app, moment: datetime) -> None:

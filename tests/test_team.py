@@ -65,7 +65,7 @@ def add_member(app, tenant_id: str, email: str, role: str) -> str:
     )
     with catalog.begin() as conn:
         members.add(conn, tenant_id, user["id"], role)
-    with app.state.databases.handle(tenant_id) as db:
+    with app.state.databases.begin(tenant_id) as db:
         members.mirror(db, user, role)
     return membership_id(app, email, tenant_id)
 

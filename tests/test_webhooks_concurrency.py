@@ -14,7 +14,7 @@ import httpx
 
 from app.lib.signatures import sign_timestamped
 from app.webhooks.inbound import accept, find_endpoint, webhook_handler
-from app.work.jobs import jobs_for
+from app.work.jobs import job_manager
 from tests.conftest import dev_sign_in, page_csrf
 from tests.support.server import AppServer, env_for, sign_in_over_http
 
@@ -96,7 +96,7 @@ def test_concurrent_copies_call_the_handler_once(app, client):
         headers={"X-CSRF-Token": page_csrf(client), "HX-Request": "true"},
     )
     path, secret = URL.search(created.text).group(1), SECRET.search(created.text).group(0)
-    manager = jobs_for(client)
+    manager = job_manager(app)
     endpoint = find_endpoint(manager, "demo", path.rsplit("/", 1)[1])
     event_id = f"evt_{uuid.uuid4().hex}"
     body = body_of(event_id, "test.count")

@@ -281,7 +281,7 @@ async def respond(request: Request, store: DemoStore) -> JSONResponse:
     chosen = graphql.get_operation_ast(document, operation)
     if request.method == "GET" and (chosen is None or chosen.operation.value != "query"):
         return _error(405, "use POST for mutations")
-    result = graphql.execute(
+    result = graphql.execute_sync(
         SCHEMA,
         document,
         root_value=Root(store),

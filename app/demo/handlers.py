@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
 from app.webhooks.inbound import webhook_handler
 from app.work.jobs import JobContext, job_handler
+from tenants.routing import TenantDB
 from tenants.stamp import now
 
 NOTE_MAX = 2000
@@ -29,7 +30,7 @@ def _note_id(*parts: str) -> str:
 
 
 def _add_note(ctx: JobContext, note_id: str, body: str, author: str) -> None:
-    ctx.db.execute(
+    cast(TenantDB, ctx.db).execute(  # a tenant job: it has one
         sa.text("""INSERT INTO notes (id, body, author_id, created_at)
                    VALUES (:id, :body, :author, :t) ON CONFLICT (id) DO NOTHING"""),
         {"id": note_id, "body": body[:NOTE_MAX], "author": author, "t": now()},

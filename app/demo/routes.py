@@ -7,6 +7,8 @@ demo sync does not come through here at all (see app/demo/sync.py).
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from fasthtml.common import H1, H2, A, APIRouter, Article, Button, Div, P, Table, Tbody
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -18,11 +20,11 @@ from app.syncs.sources import SPECS
 from app.ui.components import Toasts
 from app.ui.jobs import JobRow, viewer_of
 from app.ui.layout import Page
-from app.work.jobs import jobs_for
+from app.work.in_request import jobs_for
 
 public_rt = APIRouter()
 rt = APIRouter()
-COUNT = {"to": 10, "pause": 0.5}  # the demo job: ten steps, half a second each
+COUNT: dict[str, Any] = {"to": 10, "pause": 0.5}  # the demo job: ten steps, half a second each
 
 
 @public_rt("/demo/graphql", methods=["get", "post"])
@@ -68,7 +70,7 @@ def demo_page(req: Request, auth):
 def run_demo_job(req: Request, auth):
     manager = jobs_for(req)
     job_id, task = manager.submit(auth.tenant_id, "demo.count", submitted_by=auth.user_id, **COUNT)
-    job = manager.get_job(auth.tenant_id, job_id)
+    job = cast(dict, manager.get_job(auth.tenant_id, job_id))  # just submitted
     return JobRow(job, viewer_of(auth)), Toasts("Demo job started."), task
 
 

@@ -13,7 +13,7 @@ from app.demo.graphql import STORE, DemoStore, asgi_app
 from app.lib.http_client import ApiClient
 from app.lib.polars_map import FieldMap
 from app.syncs.spec import SyncSpec
-from tenants.sql import format_cents
+from tenants.money import format_cents
 
 QUERY = """
 query Orders($cursor: String, $since: String, $first: Int) {

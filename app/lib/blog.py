@@ -273,7 +273,8 @@ class Blog:
         for name, stamp in sorted(stamps.items()):
             known = self._loaded.files.get(name)
             files[name] = known if known and known[0] == stamp else (stamp, self._load(name))
-        posts, errors, owners = [], [], {}
+        posts, errors = [], []
+        owners: dict[str, str] = {}  # slug -> the file that has it
         for name, (_, loaded) in files.items():
             if isinstance(loaded, PostError):
                 errors.append(loaded)

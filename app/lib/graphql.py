@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +97,7 @@ class GraphQLClient:
         has_next: str | None = None,
         total: str | None = None,
         cursor_var: str = "cursor",
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         """Yield each page of `query`, passing the previous page's cursor as `$cursor_var`.
 
         The next page is already being fetched while the caller works on this one, so the

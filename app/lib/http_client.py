@@ -111,7 +111,7 @@ class ApiClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def request(
+    async def request(  # type: ignore[return]  # the retry loop only returns or raises
         self,
         method: str,
         path: str = "",

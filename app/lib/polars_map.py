@@ -7,7 +7,7 @@ convert each column explicitly. Conversions are strict: a value that cannot be r
 column and the value, instead of quietly becoming NULL in the database.
 
 Money becomes integer cents by decimal arithmetic on the digits, never through a float, so
-"19.99" is 1999 and "0.005" rounds half away from zero to 1, as `tenants.sql.to_cents` does.
+"19.99" is 1999 and "0.005" rounds half away from zero to 1, as `tenants.money.to_cents` does.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from tenants.sql import MONEY_PATTERN
+from tenants.money import MONEY_PATTERN
 
 Conversion = Literal["text", "int", "float", "bool", "date", "datetime", "cents"]
 DTYPES: dict[str, pl.DataType] = {
@@ -90,7 +90,7 @@ def _to_datetime(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
             text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", time_zone="UTC", strict=False),
             text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
         )
-    if dtype == pl.Datetime and dtype.time_zone is not None:  # type: ignore[attr-defined]
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
         return col.dt.convert_time_zone("UTC")
     return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 

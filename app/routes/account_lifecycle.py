@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
+from typing import cast
 
 from fasthtml.common import (
     H1,
@@ -52,7 +53,7 @@ from app.ui.layout import Page
 from app.web.audit import record
 from app.web.permissions import can, require
 from app.web.signin import client_ip
-from app.work.jobs import jobs_for
+from app.work.in_request import jobs_for
 from app.work.lifecycle import EXPORT_HOURS, EXPORT_JOB, PURGE_JOB, exports_dir
 from tenants import lifecycle, members
 from tenants.catalog import Auth
@@ -166,7 +167,7 @@ def request_export(req: Request, auth):
         tenant_tables=with_tables,
     )
     record(req, auth, "account.export_requested", job=job_id, tenant_tables=with_tables)
-    return ExportRow(jobs.get_job(auth.tenant_id, job_id)), task
+    return ExportRow(cast(dict, jobs.get_job(auth.tenant_id, job_id))), task  # just submitted
 
 
 @tenant_rt.get("/account/exports/{job_id}")
@@ -275,7 +276,7 @@ def delete_account(req: Request, sess, auth, confirm: str = ""):
     except lifecycle.SoleOwner as e:
         return FtResponse(AccountPage(req, auth, str(e)), status_code=409)
     for tenant_id in gone.left_tenants:
-        with state.databases.handle(tenant_id) as db:
+        with state.databases.begin(tenant_id) as db:
             members.unmirror(db, auth.user_id)
     jobs = jobs_for(req)
     tasks = [jobs.submit_system(PURGE_JOB, tenant=t)[1] for t in gone.deleted_tenants]

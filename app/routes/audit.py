@@ -94,7 +94,8 @@ def _search(
         where.append("a.at < :until")
         params["until"] = (filters["until"] + timedelta(days=1)).isoformat()
     clause = " AND ".join(where)
-    total = catalog.row(f"SELECT COUNT(*) AS n FROM sys_audit_logs a WHERE {clause}", **params)["n"]
+    count = f"SELECT COUNT(*) AS n FROM sys_audit_logs a WHERE {clause}"
+    total = catalog.rows(count, **params)[0]["n"]
     page = min(page, max(1, -(-total // PAGE_SIZE)))
     rows = catalog.rows(
         f"""SELECT a.id, a.at, a.action, a.ip, a.details, u.email AS actor

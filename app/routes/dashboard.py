@@ -128,5 +128,4 @@ def delete_note(auth, note_id: str):
     deleted = auth.db.q("DELETE FROM notes WHERE id = :id RETURNING id", id=note_id)
     if not deleted:
         raise HTTPException(404)
-    auth.db.conn.commit()
     return "", Toasts("Note deleted.")

@@ -19,6 +19,8 @@ errors included.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from fasthtml.common import (
     H1,
     H2,
@@ -54,7 +56,7 @@ from app.ui.layout import Page
 from app.web.audit import record
 from app.web.permissions import can, manageable_roles, require
 from app.web.signin import AFTER_SIGN_IN, client_ip
-from app.work.jobs import jobs_for
+from app.work.in_request import jobs_for
 from tenants import invitations, members
 from tenants.catalog import ROLES, Auth
 from tenants.jobs import FINISHED
@@ -163,7 +165,7 @@ def InvitationsPanel(req: Request, auth: Auth, form=None):
     if not can(auth, "members", "manage"):
         return ""
     among = manageable_roles(auth.role)
-    rows = invitations.listing(req.app.state.catalog, auth.tenant_id)
+    rows = invitations.listing(req.app.state.catalog, cast(str, auth.tenant_id))  # a tenant route
     # Poll while an email is still on its way, so a failure shows without a reload.
     waiting = any(
         r["email_status"] not in (None, *FINISHED) and invitations.status(r) == "pending"
@@ -373,7 +375,7 @@ def invitation_page(req: Request, sess, token: str):
     who = _signed_in(req, sess)
     if who is None:
         sess[AFTER_SIGN_IN] = f"/invitations/{token}"  # come back here once signed in
-        body = (
+        body: tuple[Any, ...] = (
             P("Sign in with ", Strong(invitation["email"]), " to accept."),
             A("Sign in to accept", href="/login", role="button"),
         )
@@ -415,7 +417,7 @@ def accept(req: Request, auth, token: str, other_email: str = ""):
     except invitations.InvitationError as e:
         raise _refusal(e) from None
     else:
-        with state.databases.handle(used["tenant_id"]) as db:
+        with state.databases.begin(used["tenant_id"]) as db:
             members.mirror(
                 db, {"id": auth.user_id, "email": auth.email, "name": auth.name}, used["role"]
             )

@@ -28,7 +28,7 @@ from app.ui.components import Toasts
 from app.ui.jobs import JobDetail, JobRow, JobsTable, viewer_of
 from app.ui.layout import Page
 from app.web.permissions import require
-from app.work.jobs import jobs_for
+from app.work.in_request import jobs_for
 from tenants.jobs import STATUSES
 
 rt = APIRouter()

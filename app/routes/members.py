@@ -9,6 +9,7 @@ owner) are checked in the same transaction as the change, in tenants/members.py.
 from __future__ import annotations
 
 import dataclasses
+from typing import cast
 
 from fasthtml.common import (
     H1,
@@ -111,7 +112,7 @@ def MembersPanel(req: Request, auth: Auth):
     """Everyone in the workspace with role and last activity, and the actions the viewer's
     role allows (for the dashboard or the settings page)."""
     among = manageable_roles(auth.role) if can(auth, "members", "manage") else ()
-    people = members.listing(req.app.state.catalog, auth.tenant_id)
+    people = members.listing(req.app.state.catalog, cast(str, auth.tenant_id))  # a tenant route
     return Article(
         H2("Members"),
         Table(

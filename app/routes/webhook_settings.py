@@ -44,7 +44,7 @@ from app.ui.components import SettingsTabs, Toasts
 from app.ui.layout import Page
 from app.web.audit import record
 from app.webhooks.inbound import SOURCES, accept, test_delivery
-from app.work.jobs import jobs_for
+from app.work.jobs import job_manager
 from tenants import webhooks as store
 
 rt = APIRouter()
@@ -226,7 +226,6 @@ def create_endpoint(req: Request, auth, source: str = ""):
         raise HTTPException(409, "There is already an endpoint for that source.")
     endpoint_id, token = created
     _, secret = store.add_secret(auth.db.conn, endpoint_id)
-    auth.db.conn.commit()
     record(req, auth, "webhook.endpoint_created", source=source, endpoint=endpoint_id)
     shown = ShownOnce(_url(req, source, token), secret, source)
     return WebhooksPanel(req, auth, shown), Toasts("Endpoint created.")
@@ -238,7 +237,6 @@ def rotate_secret(req: Request, auth, endpoint_id: str):
     endpoint = _endpoint(req, auth, endpoint_id)
     grace = ROTATION_GRACE.total_seconds()
     _, secret = store.rotate_secret(auth.db.conn, endpoint["id"], grace)
-    auth.db.conn.commit()
     record(req, auth, "webhook.secret_rotated", endpoint=endpoint["id"])
     shown = ShownOnce("", secret, endpoint["source"])
     hours = round(grace / 3600)
@@ -254,7 +252,6 @@ def revoke_secret(req: Request, auth, secret_id: str):
     if endpoint_id is None:
         raise HTTPException(404)
     store.revoke_secret(auth.db.conn, secret_id)
-    auth.db.conn.commit()
     record(req, auth, "webhook.secret_revoked", endpoint=endpoint_id, secret=secret_id)
     return WebhooksPanel(req, auth), Toasts("Secret revoked.")
 
@@ -265,7 +262,6 @@ def revoke_endpoint(req: Request, auth, endpoint_id: str):
     endpoint = _endpoint(req, auth, endpoint_id)
     store.revoke_endpoint(req.app.state.catalog, auth.tenant_id, endpoint["id"])
     store.revoke_endpoint_secrets(auth.db.conn, endpoint["id"])
-    auth.db.conn.commit()
     record(req, auth, "webhook.endpoint_revoked", endpoint=endpoint["id"])
     return WebhooksPanel(req, auth), Toasts("Endpoint revoked.")
 
@@ -279,7 +275,8 @@ def send_test_event(req: Request, auth, endpoint_id: str):
     if not secrets:
         raise HTTPException(409, "This endpoint has no live secret. Rotate to make one.")
     headers, body = test_delivery(endpoint["source"], secrets[0])
-    receipt = accept(jobs_for(req), {**endpoint, "tenant_id": auth.tenant_id}, headers, body)
+    endpoint = {**endpoint, "tenant_id": auth.tenant_id}
+    receipt = accept(job_manager(req.app), endpoint, headers, body, db=auth.db)
     if receipt.status != 200:
         message = f"The test event was refused: {receipt.message}."
         return WebhooksPanel(req, auth), Toasts(message, kind="error")

@@ -14,6 +14,8 @@ routes are registered as plain Starlette routes (`RawRouter`); they are still de
 
 from __future__ import annotations
 
+import math
+
 from fasthtml.common import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -21,7 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.webhooks.inbound import Receipt, receive
-from app.work.jobs import jobs_for
+from app.work.jobs import job_manager
 
 
 class RawRouter(APIRouter):
@@ -58,7 +60,10 @@ def Answer(receipt: Receipt) -> JSONResponse:
     content = {"ok": receipt.status == 200, "message": receipt.message}
     if receipt.event_id:
         content["event_id"] = receipt.event_id
-    return JSONResponse(content, status_code=receipt.status, background=receipt.task)
+    response = JSONResponse(content, status_code=receipt.status, background=receipt.task)
+    if receipt.retry_after is not None:
+        response.headers["Retry-After"] = str(receipt.retry_after)
+    return response
 
 
 @rt.post("/webhooks/{source}/{token}")
@@ -71,5 +76,20 @@ async def receive_webhook(req: Request) -> JSONResponse:
     except ClientDisconnect:  # nobody is listening for an answer; store nothing
         return Answer(Receipt(400, "the body was cut short"))
     source, token = req.path_params["source"], req.path_params["token"]
-    manager = jobs_for(req)
-    return Answer(await run_in_threadpool(receive, manager, source, token, req.headers, body))
+    limits, endpoint = req.app.state.limits, req.url.path
+    receipt = await run_in_threadpool(
+        receive,
+        job_manager(req.app),
+        source,
+        token,
+        req.headers,
+        body,
+        lambda: limits.webhook(endpoint, verified=True),
+    )
+    if receipt.status in (400, 401, 404):
+        # Refused deliveries count in a bucket of their own (per endpoint, or per address for
+        # URLs that name none), so a flood of forgeries cannot starve the verified ones.
+        key = endpoint if receipt.status != 404 else f"ip:{req.client.host if req.client else ''}"
+        if (wait := limits.webhook(key, verified=False)) > 0:
+            receipt = Receipt(429, "too many refused deliveries", retry_after=math.ceil(wait))
+    return Answer(receipt)

@@ -18,7 +18,8 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 
 from app.syncs.sources import scheduled, set_schedule, take_slot
-from app.work.jobs import JobManager, jobs_for
+from app.work.in_request import jobs_for
+from app.work.jobs import JobManager
 from tenants.due import Due, Entry
 from tenants.jobs import writing
 from tenants.routing import TenantDB
@@ -40,7 +41,7 @@ def start_sync(
 
 def cancel_sync(req: Request, tenant_id: str, job_id: str | None) -> bool:
     """Cancel the sync job; it stops after its current page. False if it already ended."""
-    return bool(job_id) and jobs_for(req).cancel(tenant_id, job_id)
+    return bool(job_id and jobs_for(req).cancel(tenant_id, job_id))
 
 
 def change_schedule(req: Request, db: TenantDB, source_id: str, schedule: str) -> bool:

@@ -5,7 +5,12 @@ high-water mark and counters, so the mark never runs ahead of the data: a run th
 or is cancelled keeps every committed page, and the next run (or the job's next attempt)
 continues from there. A full run first forgets the mark; its retries do not, so they resume.
 
-`ctx` is the job context (see app/jobs.py): `tenant_id`, `job_id`, `attempt`, `db`,
+A job's writes normally commit when it completes; the runner makes its progress durable as
+it goes instead, so it ends the job's unit of work itself with `ctx.db.commit()` after the
+claim, after each page and after the final status (and `ctx.db.rollback()` drops a page that
+failed or was taken over).
+
+`ctx` is the job context (see app/work/jobs.py): `tenant_id`, `job_id`, `attempt`, `db`,
 `progress(percent, message)` and `cancelled()`. Database work runs in a worker thread, so
 the event loop keeps serving requests while a batch is written.
 """
@@ -17,16 +22,16 @@ import logging
 from collections.abc import Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
-from fastsql import Database
 
 from app.lib.graphql import GraphQLClient
 from app.syncs.sources import SPECS, get_source
 from app.syncs.spec import SyncSpec
-from tenants.sql import bulk_upsert, transaction
+from tenants.routing import TenantDB
+from tenants.sql import bulk_upsert
 from tenants.stamp import from_now, iso, new_id, now, parse
 
 log = logging.getLogger(__name__)
@@ -41,7 +46,7 @@ class SyncContext(Protocol):
     tenant_id: str
     job_id: str
     attempt: int
-    db: Database
+    db: TenantDB
 
     def progress(self, percent: int, message: str = "") -> None: ...
 
@@ -114,33 +119,33 @@ WHERE source_id = :id AND run_token = :token
 """)
 
 
-def _claim(db: Database, run: _Run, mode: str, reset: bool) -> tuple[bool, str | None]:
-    """Mark the source running for this attempt. Returns (claimed, high-water mark)."""
+def _claim(db: TenantDB, run: _Run, mode: str, reset: bool) -> tuple[bool, str | None]:
+    """Mark the source running for this attempt, and commit. Returns (claimed, high-water mark)."""
     sql = _CLAIM.format(reset=", high_water = NULL" if reset else "")
-    with transaction(db) as conn:
-        row = conn.execute(
-            sa.text(sql),
-            {
-                "mode": mode,
-                "job": run.job_id,
-                "token": run.token,
-                "now": now(),
-                "id": run.source_id,
-                "stale": _stale_before(),
-            },
-        ).first()
+    row = db.execute(
+        sa.text(sql),
+        {
+            "mode": mode,
+            "job": run.job_id,
+            "token": run.token,
+            "now": now(),
+            "id": run.source_id,
+            "stale": _stale_before(),
+        },
+    ).first()
+    db.commit()
     return (row is not None, row.high_water if row else None)
 
 
 def _store_page(
-    db: Database, spec: SyncSpec, run: _Run, items: list, total: int | None
+    db: TenantDB, spec: SyncSpec, run: _Run, items: list, total: int | None
 ) -> _Progress:
     """Map one page and commit it, the high-water mark and the counters in one transaction."""
     frame = spec.fields.frame(items)
-    newest = frame.get_column(spec.updated_column).max() if len(frame) else None
-    with transaction(db) as conn:
+    newest = cast(datetime, frame.get_column(spec.updated_column).max()) if len(frame) else None
+    try:
         written = bulk_upsert(db, spec.table, frame, spec.key)
-        row = conn.execute(
+        row = db.execute(
             _ADVANCE,
             {
                 "fetched": len(frame),
@@ -153,22 +158,27 @@ def _store_page(
             },
         ).first()
         if row is None:
-            raise _TakenOver  # rolls this page back: the run that took over writes it
+            raise _TakenOver  # this page is dropped: the run that took over writes it
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
     return _Progress(row.run_pages, row.run_fetched, row.run_written, row.run_total)
 
 
-def _finish(db: Database, run: _Run, status: str, error: str | None = None) -> None:
-    with transaction(db) as conn:
-        conn.execute(
-            _FINISH,
-            {
-                "status": status,
-                "now": now(),
-                "error": error,
-                "id": run.source_id,
-                "token": run.token,
-            },
-        )
+def _finish(db: TenantDB, run: _Run, status: str, error: str | None = None) -> None:
+    """Record how the run ended, and commit: a failed job rolls back what it left open."""
+    db.execute(
+        _FINISH,
+        {
+            "status": status,
+            "now": now(),
+            "error": error,
+            "id": run.source_id,
+            "token": run.token,
+        },
+    )
+    db.commit()
 
 
 async def sync_source(ctx: SyncContext, spec: SyncSpec, source_id: str, mode: str) -> dict:

@@ -4,6 +4,10 @@ To add a sync: write a `SyncSpec` (see app/demo/sync.py), register it at startup
 `register_spec` (app/factory.py), add its target table with a migration, and create the
 tenant's source with `add_source`, or register it with `default=True` so every tenant gets it
 on first view of the sync page.
+
+`add_source` and `set_schedule` write through the handle they are given and never commit: the
+request or job that owns it does (a schedule turned on is in the due-work index first, see
+`set_schedule`). `scheduled` and `take_slot` are the job scheduler's (app/syncs/jobs.py).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from fastsql import Database
 from app.syncs.spec import SyncSpec
 from tenants.due import DueWork
 from tenants.routing import TenantDB
-from tenants.sql import transaction
 from tenants.stamp import iso, new_id, now
 
 SPECS: dict[str, SyncSpec] = {}
@@ -53,20 +56,19 @@ def add_source(db: Database, kind: str, name: str) -> str:
     if kind not in SPECS:
         raise ValueError(f"no sync of kind {kind!r}")
     stamp = now()
-    with transaction(db):
-        db.q(
-            """INSERT INTO sync_sources (id, kind, name, schedule, created_at, updated_at)
-               VALUES (:id, :kind, :name, 'off', :t, :t) ON CONFLICT (kind) DO NOTHING""",
-            id=new_id(),
-            kind=kind,
-            name=name,
-            t=stamp,
-        )
-        source_id = db.q("SELECT id FROM sync_sources WHERE kind = :kind", kind=kind)[0]["id"]
-        db.q(
-            "INSERT INTO sync_state (source_id) VALUES (:id) ON CONFLICT (source_id) DO NOTHING",
-            id=source_id,
-        )
+    db.q(
+        """INSERT INTO sync_sources (id, kind, name, schedule, created_at, updated_at)
+           VALUES (:id, :kind, :name, 'off', :t, :t) ON CONFLICT (kind) DO NOTHING""",
+        id=new_id(),
+        kind=kind,
+        name=name,
+        t=stamp,
+    )
+    source_id = db.q("SELECT id FROM sync_sources WHERE kind = :kind", kind=kind)[0]["id"]
+    db.q(
+        "INSERT INTO sync_state (source_id) VALUES (:id) ON CONFLICT (source_id) DO NOTHING",
+        id=source_id,
+    )
     return source_id
 
 
@@ -111,10 +113,9 @@ def set_schedule(db: TenantDB, source_id: str, schedule: str, due_work: DueWork)
             )
         )
 
-    with transaction(db) as conn:
-        if not turned_on:
-            return change(None)
-        return bool(due_work.bring_forward(conn, db.tenant_id, "sync", source_id, stamp, change))
+    if not turned_on:
+        return change(None)
+    return bool(due_work.bring_forward(db.conn, db.tenant_id, "sync", source_id, stamp, change))
 
 
 @dataclass(frozen=True)

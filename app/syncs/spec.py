@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -9,6 +10,9 @@ from typing import Any
 
 from app.lib.http_client import ApiClient
 from app.lib.polars_map import FieldMap
+
+# The target table and the columns the sync page sorts and counts by end up in SQL text.
+SQL_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -39,3 +43,10 @@ class SyncSpec:
     display: tuple[tuple[str, str], ...] = ()  # (column, heading)
     formats: Mapping[str, Callable[[Any], str]] = field(default_factory=dict)
     chart_column: str | None = None
+
+    def __post_init__(self) -> None:
+        keys = list(self.key) if isinstance(self.key, tuple | list) else [self.key]
+        charted = [] if self.chart_column is None else [self.chart_column]
+        names = [self.table, self.updated_column, *keys, *charted]
+        if bad := [n for n in names if not isinstance(n, str) or not SQL_NAME.fullmatch(n)]:
+            raise ValueError(f"sync {self.kind!r}: {bad} are not lower-case snake_case SQL names")

@@ -11,9 +11,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
-
 from app.settings import Network
 
 
@@ -37,19 +34,3 @@ def client_ip(peer: str, forwarded_for: Sequence[str], proxies: Sequence[Network
         except ValueError:  # garbage from a client, or a proxy we cannot read: stop here
             break
     return client
-
-
-class TrustedProxyClient:
-    """Pure ASGI middleware: puts the real client address into `scope["client"]`, so every
-    reader (rate limits, sessions, the audit log, access logs) sees the same one."""
-
-    def __init__(self, app: ASGIApp, proxies: Sequence[Network]):
-        self.app, self.proxies = app, tuple(proxies)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.proxies and scope.get("client"):
-            peer, port = scope["client"]
-            forwarded = Headers(scope=scope).getlist("x-forwarded-for")
-            if forwarded:
-                scope["client"] = (client_ip(peer, forwarded, self.proxies), port)
-        await self.app(scope, receive, send)

@@ -1,4 +1,8 @@
-"""Friendly error pages. Never a stack trace: the app always runs with debug off."""
+"""Friendly error pages. Never a stack trace: the app always runs with debug off.
+
+A handler that raises (an HTTPException included) loses its tenant writes: the page here
+rolls them back before the response goes out.
+"""
 
 from __future__ import annotations
 
@@ -30,8 +34,11 @@ def _handler(status: int):
     heading, default = _HEADINGS[status]
 
     def handle(req: Request, exc: Exception):
-        if status == 500:
+        if status == 500 and not isinstance(exc, HTTPException):
             log.error("unhandled error on %s %s", req.method, req.url.path, exc_info=exc)
+        db = getattr(req.scope.get("auth"), "db", None)
+        if db is not None:  # the handler raised: none of its tenant writes land
+            db.rollback()
         detail = getattr(exc, "detail", None) if isinstance(exc, HTTPException) else None
         # Starlette's default detail is just the status phrase; ours are sentences.
         message = detail if detail and detail.endswith(".") else default

@@ -1,5 +1,5 @@
 """Rate limits: 429 with `Retry-After` for sign-in attempts per IP, webhook deliveries per
-endpoint, and state-changing requests per session.
+endpoint (verified and rejected ones counted apart), and state-changing requests per session.
 
 Token buckets held in this process: with several app processes each one counts on its own, so
 the effective limit is the configured one times the number of processes (docs/deploy.md).
@@ -7,17 +7,13 @@ the effective limit is the configured one times the number of processes (docs/de
 
 from __future__ import annotations
 
-import inspect
-import math
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.settings import Rate, Settings
 from app.web.security import UNSAFE_METHODS
@@ -36,8 +32,7 @@ class _Bucket:
 class TokenBuckets:
     """One token bucket per key: `count` tokens, refilled evenly over `per_seconds`.
 
-    Used from the event loop only (the middleware never awaits between reading and writing
-    a bucket), so it needs no lock.
+    A lock makes `take` safe from the event loop and from worker threads alike.
     """
 
     def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic):
@@ -45,9 +40,14 @@ class TokenBuckets:
         self.refill_per_second = self.capacity / per_seconds
         self.clock = clock
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._lock = threading.Lock()
 
     def take(self, key: str) -> float:
         """Take a token for `key`: 0 if allowed, else the seconds until one is available."""
+        with self._lock:
+            return self._take(key)
+
+    def _take(self, key: str) -> float:
         now = self.clock()
         bucket = self._buckets.pop(key, None) or _Bucket(self.capacity, now)
         bucket.tokens = min(
@@ -63,53 +63,35 @@ class TokenBuckets:
         return (1 - bucket.tokens) / self.refill_per_second
 
 
-class RateLimit:
-    """Pure ASGI middleware. It sits inside the session middleware: writes count per session."""
+class RateLimits:
+    """The app's limits. `wait()` is asked by the edge for every request; webhooks are limited
+    by their route once the delivery's signature has been checked (`webhook()`), so that
+    rejected deliveries count in a bucket of their own and cannot starve verified ones."""
 
-    def __init__(self, app: ASGIApp, settings: Settings):
-        self.app = app
-        self.limits = {
-            name: TokenBuckets(rate)
-            for name, rate in (
-                ("signin", settings.rate_limit_signin),
-                ("webhooks", settings.rate_limit_webhooks),
-                ("writes", settings.rate_limit_writes),
-            )
-            if rate is not None
+    def __init__(self, settings: Settings):
+        rates = {
+            "signin": settings.rate_limit_signin,
+            "writes": settings.rate_limit_writes,
+            "webhooks": settings.rate_limit_webhooks,
+            "webhook_failures": settings.rate_limit_webhooks,
         }
+        self.buckets = {name: TokenBuckets(rate) for name, rate in rates.items() if rate}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            wait = max(
-                (self.limits[n].take(k) for n, k in self._keys(scope) if n in self.limits),
-                default=0.0,
-            )
-            if wait > 0:
-                response = await _too_many(Request(scope, receive), math.ceil(wait))
-                return await response(scope, receive, send)
-        await self.app(scope, receive, send)
+    def _take(self, name: str, key: str) -> float:
+        bucket = self.buckets.get(name)
+        return bucket.take(key) if bucket else 0.0
 
-    def _keys(self, scope: Scope) -> list[tuple[str, str]]:
-        """The (limit, key) pairs this request counts against."""
+    def wait(self, scope: Scope, session: dict) -> float:
+        """Seconds until this request may run (0: now). Webhook paths are left to their route."""
         path, ip = scope["path"], (scope.get("client") or ("",))[0]
-        keys = []
-        if path in SIGN_IN_PATHS:
-            keys.append(("signin", ip))
         if path.startswith(WEBHOOK_PREFIX):
-            keys.append(("webhooks", path))  # machines: per endpoint, not per session
-        elif scope["method"] in UNSAFE_METHODS:
-            session = scope.get("session") or {}
-            keys.append(("writes", session.get("sid") or session.get("anon") or f"ip:{ip}"))
-        return keys
+            return 0.0
+        waits = [self._take("signin", ip)] if path in SIGN_IN_PATHS else []
+        if scope["method"] in UNSAFE_METHODS:
+            key = session.get("sid") or session.get("anon") or f"ip:{ip}"
+            waits.append(self._take("writes", key))
+        return max(waits, default=0.0)
 
-
-async def _too_many(req: Request, retry_after: int) -> Response:
-    """The app's own 429 page (an HTMX toast for HTMX requests), with `Retry-After`."""
-    message = f"Too many requests. Try again in {retry_after} seconds."
-    handler = req.app.exception_handlers.get(429)
-    response = handler(req, HTTPException(429, message)) if handler else None
-    if inspect.isawaitable(response):
-        response = await response
-    response = response or PlainTextResponse(message, status_code=429)
-    response.headers["Retry-After"] = str(retry_after)
-    return response
+    def webhook(self, key: str, *, verified: bool) -> float:
+        """Take a token for a delivery to the endpoint `key`, from the bucket of its kind."""
+        return self._take("webhooks" if verified else "webhook_failures", key)

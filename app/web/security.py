@@ -1,4 +1,4 @@
-"""Security headers on every response, and CSRF tokens bound to the session cookie."""
+"""Security headers for every response, and CSRF tokens bound to the session."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import hmac
 import secrets
 
 from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
@@ -28,36 +27,19 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-class SecurityHeaders:
-    """Pure ASGI middleware, so the headers also land on static files and error pages."""
-
-    def __init__(self, app: ASGIApp, *, hsts: bool):
-        self.app = app
-        self.headers = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-            (b"referrer-policy", b"strict-origin-when-cross-origin"),
-            (b"x-frame-options", b"DENY"),
-            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-            (b"cross-origin-opener-policy", b"same-origin"),
-        ]
-        if hsts:
-            self.headers.append(
-                (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
-            )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in self.headers if k not in present]
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:
+    """The headers every response carries (the edge adds those a response did not set)."""
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (b"x-frame-options", b"DENY"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    if hsts:
+        headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+    return headers
 
 
 def _seed(conn: HTTPConnection) -> str:
@@ -78,6 +60,8 @@ def csrf_token(conn: HTTPConnection) -> str:
 
 
 def csrf_valid(conn: HTTPConnection, submitted: str | None) -> bool:
+    """Whether `submitted` is this session's token. Anything malformed is simply not it
+    (compare_digest refuses non-ASCII text, so compare bytes)."""
     if not submitted or not _seed(conn):
         return False
-    return hmac.compare_digest(csrf_token(conn), submitted)
+    return hmac.compare_digest(csrf_token(conn).encode(), submitted.encode(errors="replace"))

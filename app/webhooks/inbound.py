@@ -27,11 +27,13 @@ and marked `ignored`. A handler that keeps failing leaves the event `failed` wit
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+import sqlalchemy as sa
 from starlette.background import BackgroundTask
 from starlette.datastructures import Headers
 
@@ -44,6 +46,8 @@ from app.lib.signatures import (
 )
 from app.work.jobs import JobContext, JobManager
 from tenants import webhooks as store
+from tenants.routing import TenantDB
+from tenants.sql import savepoint
 from tenants.stamp import new_id
 
 PROCESS_JOB = "webhooks.process"
@@ -136,6 +140,7 @@ class Receipt:
     message: str
     event_id: str | None = None
     task: BackgroundTask | None = None
+    retry_after: int | None = None  # seconds, with 429
 
 
 NOT_FOUND = Receipt(404, "not found")
@@ -150,11 +155,19 @@ def find_endpoint(manager: JobManager, source: str, token: str) -> dict[str, Any
 
 
 def receive(
-    manager: JobManager, source: str, token: str, headers: Mapping[str, str], body: bytes
+    manager: JobManager,
+    source: str,
+    token: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    admit: Callable[[], float] = lambda: 0.0,
 ) -> Receipt:
-    """A delivery to `/webhooks/<source>/<token>`, start to end (one trip to a worker thread)."""
+    """A delivery to `/webhooks/<source>/<token>`, start to end (one trip to a worker thread).
+
+    `admit()` is asked once the signature checked out: the seconds to wait before another
+    verified delivery may be stored (the endpoint's rate limit), 0 to go ahead."""
     endpoint = find_endpoint(manager, source, token)
-    return accept(manager, endpoint, headers, body) if endpoint else NOT_FOUND
+    return accept(manager, endpoint, headers, body, admit) if endpoint else NOT_FOUND
 
 
 class Refused(Exception):
@@ -189,37 +202,63 @@ def verified_event(
 
 
 def accept(
-    manager: JobManager, endpoint: dict[str, Any], headers: Mapping[str, str], body: bytes
+    manager: JobManager,
+    endpoint: dict[str, Any],
+    headers: Mapping[str, str],
+    body: bytes,
+    admit: Callable[[], float] = lambda: 0.0,
+    db: TenantDB | None = None,
 ) -> Receipt:
-    """Verify, store once, and hand back the job to run after the response."""
+    """Verify, store once, and hand back the job to run after the response.
+
+    A delivery from outside gets a connection and a transaction of its own. Pass `db`, a
+    request's own handle on the endpoint's tenant (the settings page's test event), to store
+    it in that request's unit of work instead of checking out a second connection."""
     source, headers = SOURCES[endpoint["source"]], Headers(headers=dict(headers))
-    with manager.databases.handle(endpoint["tenant_id"]) as db:
-        engine = db.engine
+    if db is not None:
+        return _accept(manager, endpoint, source, headers, body, admit, db.conn, savepoint(db))
+    engine = manager.databases.handle(endpoint["tenant_id"]).engine  # cached: no connection
     with engine.connect() as conn:
-        secrets = store.live_secrets(conn, endpoint["id"])
+        writing = conn.execution_options(sqlite_immediate=True).begin
+        return _accept(manager, endpoint, source, headers, body, admit, conn, writing, own=True)
+
+
+def _accept(
+    manager: JobManager,
+    endpoint: dict[str, Any],
+    source: Source,
+    headers: Mapping[str, str],
+    body: bytes,
+    admit: Callable[[], float],
+    conn: sa.Connection,
+    writing: Any,
+    own: bool = False,
+) -> Receipt:
+    secrets = store.live_secrets(conn, endpoint["id"])
+    if own:
         conn.rollback()  # end the read's transaction: the write below begins its own
-        try:
-            text, event_key, event_type = verified_event(source, headers, body, secrets)
-        except Refused as refused:
-            return Receipt(refused.status, str(refused))
-        job_id = new_id()
-        with conn.execution_options(sqlite_immediate=True).begin():
-            event_id = store.store_event(
-                conn,
-                endpoint_id=endpoint["id"],
-                source=source.name,
-                event_key=event_key,
-                event_type=event_type,
-                payload=text,
-                job_id=job_id,
-            )
-            if event_id is None:
-                return Receipt(200, "duplicate: already received")
-            job = manager.new_job(
-                PROCESS_JOB, {"event_id": event_id}, PROCESS_ATTEMPTS, job_id=job_id
-            )
-            # Its due-work entry is written (and committed) here, before this transaction is.
-            claim = manager.create_claimed(conn, endpoint["tenant_id"], job)
+    try:
+        text, event_key, event_type = verified_event(source, headers, body, secrets)
+    except Refused as refused:
+        return Receipt(refused.status, str(refused))
+    if (wait := admit()) > 0:
+        return Receipt(429, "too many deliveries", retry_after=math.ceil(wait))
+    job_id = new_id()
+    with writing() if own else writing:
+        event_id = store.store_event(
+            conn,
+            endpoint_id=endpoint["id"],
+            source=source.name,
+            event_key=event_key,
+            event_type=event_type,
+            payload=text,
+            job_id=job_id,
+        )
+        if event_id is None:
+            return Receipt(200, "duplicate: already received")
+        job = manager.new_job(PROCESS_JOB, {"event_id": event_id}, PROCESS_ATTEMPTS, job_id=job_id)
+        # Its due-work entry is written (and committed) here, before this transaction is.
+        claim = manager.create_claimed(conn, endpoint["tenant_id"], job)
     return Receipt(200, "received", event_id, manager.background(endpoint["tenant_id"], claim))
 
 
@@ -235,7 +274,8 @@ def test_delivery(source_name: str, secret: str) -> tuple[dict[str, str], bytes]
 
 def process_event(ctx: JobContext, event_id: str) -> dict[str, Any]:
     """Run the event's handler once in effect (see the module docstring)."""
-    conn = ctx.db.conn
+    db = cast(TenantDB, ctx.db)  # a tenant job: it has one
+    conn = db.conn
     event = store.get_event(conn, event_id)
     if event is None:
         raise LookupError(f"webhook event {event_id} does not exist")
@@ -250,10 +290,10 @@ def process_event(ctx: JobContext, event_id: str) -> dict[str, Any]:
     try:
         result = handler(ctx, json.loads(event["payload"]))
     except Exception as error:
-        conn.rollback()
+        db.rollback()
         status = "failed" if ctx.last_attempt else "received"
         store.mark_event(conn, event_id, status, f"{type(error).__name__}: {error}"[:2000])
-        conn.commit()
+        db.commit()
         raise
     store.mark_event(conn, event_id, "processed")
     return {"status": "processed", "result": result}

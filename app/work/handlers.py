@@ -10,9 +10,9 @@ from app.syncs.jobs import SYNC_JOB
 from app.syncs.runner import run_sync
 from app.webhooks.inbound import PROCESS_JOB, process_event
 from app.work import email, lifecycle
-from app.work.jobs import job_handler
+from app.work.jobs import Handler, job_handler
 
-JOBS = {
+JOBS: dict[str, Handler] = {
     "email.send": email.send_email,
     "email.send_batch": email.send_email_batch,
     PROCESS_JOB: process_event,

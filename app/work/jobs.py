@@ -69,7 +69,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import sqlalchemy as sa
 from starlette.background import BackgroundTask
-from starlette.requests import HTTPConnection
 
 from tenants import jobs as store
 from tenants.catalog import Catalog
@@ -212,6 +211,7 @@ class JobManager:
         self.config = config or JobConfig()
         self.due_work = DueWork(catalog)
         self._busy, self._slots_lock = 0, threading.Lock()
+        self.stopping = False  # set when shutdown interrupts a job: start nothing after that
 
     # -- submitting ------------------------------------------------------------------------
 
@@ -335,45 +335,54 @@ class JobManager:
 
     def retry(self, tenant_id: str | None, job_id: str) -> BackgroundTask | None:
         """Run a failed or cancelled job again with fresh attempts; None if it is neither."""
-        queue, lease = self.queue(tenant_id), self.config.lease_seconds
-        claim = self._bring_forward(
-            queue,
+        with store.writing(self.queue(tenant_id).engine) as conn:
+            claim = self.restart(conn, tenant_id, job_id)
+        return self.background(tenant_id, claim) if claim else None
+
+    def restart(
+        self, conn: sa.Connection, tenant_id: str | None, job_id: str
+    ) -> store.Claim | None:
+        """Fresh attempts for a failed or cancelled job, claimed for the first one, on `conn`
+        in the caller's transaction (announced in the index first); None if it is neither."""
+        lease = self.config.lease_seconds
+        return self._bring_forward(
+            conn,
+            tenant_id,
             job_id,
             from_now(seconds=lease),
-            lambda conn, revision: store.restart(conn, queue.table, job_id, lease, revision),
+            lambda revision: store.restart(conn, _table(tenant_id), job_id, lease, revision),
         )
-        return self.background(tenant_id, claim) if claim else None
 
     def requeue(self, tenant_id: str | None, job_id: str) -> bool:
         """Give a failed or cancelled job fresh attempts for any process's scheduler to run
         (the CLI's retry); False if it is neither."""
-        queue = self.queue(tenant_id)
-        return bool(
-            self._bring_forward(
-                queue,
-                job_id,
-                now(),
-                lambda conn, revision: store.requeue(conn, queue.table, job_id, revision),
+        with store.writing(self.queue(tenant_id).engine) as conn:
+            return bool(
+                self._bring_forward(
+                    conn,
+                    tenant_id,
+                    job_id,
+                    now(),
+                    lambda revision: store.requeue(conn, _table(tenant_id), job_id, revision),
+                )
             )
-        )
 
     # -- the due-work index ----------------------------------------------------------------
 
     def _bring_forward(
         self,
-        queue: Queue,
+        conn: sa.Connection,
+        tenant_id: str | None,
         job_id: str,
         due_at: str,
-        change: Callable[[sa.Connection, int | None], T],
+        change: Callable[[int | None], T],
     ) -> T:
-        """Apply `change`, which makes the job due at `due_at` (sooner than it was), in one
-        write transaction: for a tenant job, announced in the index first (tenants/due.py)."""
-        with store.writing(queue.engine) as conn:
-            if queue.tenant_id is None:  # system jobs are found in sys_jobs itself
-                return change(conn, None)
-            return self.due_work.bring_forward(
-                conn, queue.tenant_id, "job", job_id, due_at, lambda rev: change(conn, rev)
-            )
+        """Apply `change`, which makes the job due at `due_at` (sooner than it was), on `conn`:
+        for a tenant job, announced in the index first (tenants/due.py), then applied at the
+        revision announced. System jobs are found in sys_jobs itself."""
+        if tenant_id is None:
+            return change(None)
+        return self.due_work.bring_forward(conn, tenant_id, "job", job_id, due_at, change)
 
     def _settle(self, queue: Queue, job_id: str, due_at: str | None, revision: int | None) -> None:
         """After a committed change that made the job due later (or never), tell the index."""
@@ -403,7 +412,7 @@ class JobManager:
     def reserve(self) -> bool:
         """Take a worker slot if one is free (the scheduler does, before `claim_and_run`)."""
         with self._slots_lock:
-            if self._busy >= self.config.workers:
+            if self.stopping or self._busy >= self.config.workers:
                 return False
             self._busy += 1
             return True
@@ -443,8 +452,8 @@ class JobManager:
     async def run(self, tenant_id: str | None, claim: store.Claim) -> str:
         """Run one claimed attempt (what the BackgroundTask does) and record its outcome:
         'completed', 'pending' (will be retried), 'failed', 'lost' (cancelled or taken over
-        meanwhile), or 'deferred': no worker slot was free, so the claim went back to the
-        scheduler unstarted."""
+        meanwhile), 'deferred': no worker slot was free, so the claim went back to the
+        scheduler unstarted, or 'stopped': the process stopped first and handed it back."""
         if not self.reserve():
             await anyio.to_thread.run_sync(self._hand_back, tenant_id, claim)
             return "deferred"
@@ -452,12 +461,14 @@ class JobManager:
 
     def _hand_back(self, tenant_id: str | None, claim: store.Claim) -> None:
         queue = self.queue(tenant_id)
-        self._bring_forward(
-            queue,
-            claim.job_id,
-            now(),
-            lambda conn, revision: store.release(conn, queue.table, claim, revision),
-        )
+        with store.writing(queue.engine) as conn:
+            self._bring_forward(
+                conn,
+                tenant_id,
+                claim.job_id,
+                now(),
+                lambda revision: store.release(conn, queue.table, claim, revision),
+            )
 
     async def _run_in_slot(self, tenant_id: str | None, claim: store.Claim) -> str:
         heartbeat = asyncio.create_task(self._renew_lease(tenant_id, claim))
@@ -465,11 +476,34 @@ class JobManager:
             handler = HANDLERS.get(claim.job_type, _unregistered)
             if inspect.iscoroutinefunction(handler):
                 return await self._attempt_async(handler, tenant_id, claim)
-            # One trip to a worker thread for the whole attempt of a sync handler.
-            return await anyio.to_thread.run_sync(self._attempt, handler, tenant_id, claim)
+            # One trip to a worker thread for the whole attempt of a sync handler. Abandoned
+            # when the process stops (the thread cannot be interrupted; see below).
+            return await anyio.to_thread.run_sync(
+                self._attempt, handler, tenant_id, claim, abandon_on_cancel=True
+            )
+        except anyio.get_cancelled_exc_class():
+            # Shutdown ran out of time for this attempt: back in the queue at once, so the
+            # next process runs it now rather than after the lease. What the abandoned run
+            # does later is refused: its claim no longer holds the job. Done right here, on
+            # the loop (one short UPDATE), so it has happened before the loop shuts down.
+            # Returning, not raising, spares the log a traceback per job at every deploy.
+            self.stopping = True
+            self._hand_back_stopped(tenant_id, claim)
+            return "stopped"
         finally:
             heartbeat.cancel()
             self._release_slot()
+
+    def _hand_back_stopped(self, tenant_id: str | None, claim: store.Claim) -> None:
+        try:
+            self._hand_back(tenant_id, claim)
+            log.warning(
+                "job %s (%s) handed back: the process is stopping", claim.job_id, claim.job_type
+            )
+        except Exception:  # e.g. SQLite locked by the abandoned run's open transaction
+            log.warning(
+                "job %s left to its lease: could not hand it back", claim.job_id, exc_info=True
+            )
 
     def _attempt(self, handler: Handler, tenant_id: str | None, claim: store.Claim) -> str:
         ctx = self._context(tenant_id, claim)
@@ -551,14 +585,14 @@ class JobManager:
             self._settle(queue, claim.job_id, None, revision)
             return "failed" if revision else "lost"
         retry_at = from_now(seconds=self.config.backoff(claim.attempt))
-        recorded = self._bring_forward(
-            queue,
-            claim.job_id,
-            retry_at,
-            lambda conn, revision: store.fail(
-                conn, queue.table, claim, message, retry_at, revision
-            ),
-        )
+        with store.writing(queue.engine) as conn:
+            recorded = self._bring_forward(
+                conn,
+                queue.tenant_id,
+                claim.job_id,
+                retry_at,
+                lambda revision: store.fail(conn, queue.table, claim, message, retry_at, revision),
+            )
         return "pending" if recorded else "lost"
 
     async def _renew_lease(self, tenant_id: str | None, claim: store.Claim) -> None:
@@ -609,8 +643,3 @@ def job_manager(app: Any) -> JobManager:
             config = JobConfig.from_settings(state.settings)
             state.jobs = JobManager(state.catalog, state.databases, config, state.settings)
     return app.state.jobs
-
-
-def jobs_for(req: HTTPConnection) -> JobManager:
-    """The JobManager, from a route: `job_id, task = jobs_for(req).submit(...)`."""
-    return job_manager(req.app)

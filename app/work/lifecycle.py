@@ -57,6 +57,8 @@ def collect_tenant_rows(
 ) -> dict[str, Any]:
     if not tenant_tables:
         return {"tables": 0}
+    if ctx.db is None:
+        raise RuntimeError("an export is a tenant job")
     return {"tables": write_tables(_file(ctx, "tenant"), ctx.db)}
 
 

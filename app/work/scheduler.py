@@ -35,7 +35,7 @@ from tenants.due import Entry, backfill
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_SECONDS = 10.0
+SHUTDOWN_GRACE_SECONDS = 10  # whole seconds: uvicorn takes it too (app/cli.py)
 UNREACHABLE_SECONDS = 60.0
 
 
@@ -62,16 +62,19 @@ class Scheduler:
         return self._loop is not None and not self._loop.done() and recent
 
     async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
-        """Stop claiming; give running jobs `grace` seconds. Whatever is still running then
-        keeps its row `running` and is taken over by a live process once its lease lapses."""
+        """Stop claiming; give running jobs `grace` seconds, then hand what is still running
+        back to the queue (pending, due now) for the next process."""
         if self._loop is not None:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
         if self._running:
             await asyncio.wait(set(self._running), timeout=grace)
-        for task in list(self._running):
-            task.cancel()
+        late = set(self._running)
+        for task in late:
+            task.cancel()  # the job manager hands each job back to the queue
+        if late:
+            await asyncio.wait(late)
 
     async def _forever(self) -> None:
         while True:

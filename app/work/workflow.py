@@ -26,6 +26,8 @@ Effects outside the tenant database (files, email, HTTP, and all a system job do
 that transaction: a crash after such an effect but before the step's record repeats the step,
 so make them idempotent (e.g. a file named after the job, replaced whole). Results are stored
 in the row and shown with the job's details: keep them small, and no server paths in them.
+On SQLite a step's uncommitted writes hold the tenant's write lock until the step is recorded,
+so keep writing steps short (and call no `ctx.progress` after writing: split the step).
 """
 
 from __future__ import annotations

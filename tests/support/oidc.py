@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,14 +16,15 @@ CLIENT_SECRET = "starter-test-secret"
 
 
 @contextmanager
-def oidc_provider(users: list[User]) -> Iterator[str]:
-    """Serve the provider in a thread; yields its base URL (the issuer)."""
+def oidc_provider(users: list[User], tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Serve the provider in a thread (over https with a `tls` server context); yields its
+    base URL (the issuer)."""
     wsgi = oidc_provider_mock.app(require_nonce=True, user_claims=users)
-    server = werkzeug.serving.make_server("127.0.0.1", 0, wsgi, threaded=True)
+    server = werkzeug.serving.make_server("127.0.0.1", 0, wsgi, threaded=True, ssl_context=tls)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join()
