@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
+from starlette.testclient import TestClient
 
+from app.factory import create_app
 from app.webhooks.inbound import PROCESS_JOB, SOURCES, accept
 from app.work.jobs import JobConfig, JobManager, job_handler
 from app.work.scheduler import UNREACHABLE_SECONDS, Scheduler
@@ -22,6 +24,8 @@ from tenants.engines import tenant_url
 from tenants.provision import create_tenant, drop_database
 from tenants.stamp import from_now, new_id, now
 from tests.support.counting import CountingDatabases
+from tests.support.server import env_for
+from tests.test_cli_ops import main_py
 
 FUTURE = "2999-01-01T00:00:00.000000Z"
 IDLE_TENANTS = 10_000
@@ -315,3 +319,35 @@ def test_a_webhook_jobs_entry_is_committed_before_its_transaction(world):
     [job] = world.manager.list_jobs(tenant, job_type=PROCESS_JOB)
     assert any(job["id"] in seen for seen in seen_at_commit)
     assert world.entry(tenant, job["id"]).due_at <= job["lease_until"]
+
+
+def a_job_from_before_the_index(world: World) -> tuple[str, str]:
+    """A tenant with a due job written the way an older version did: no index entry."""
+    tenant = world.tenant("old")
+    with store.writing(world.manager.queue(tenant).engine) as conn:
+        job_id = store.create(conn, "tenant_jobs", store.NewJob("test.index_echo", {}))
+    assert world.manager.due_work.entries(tenant) == []
+    return tenant, job_id
+
+
+def test_main_py_migrate_indexes_work_from_before_the_index(world):
+    tenant, job_id = a_job_from_before_the_index(world)
+    result = main_py(env_for(world.settings), "migrate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert world.entry(tenant, job_id) is not None
+    assert not world.manager.due_work.backfill_needed()
+
+
+def test_the_app_indexes_work_from_before_the_index_once_at_startup(world):
+    tenant, job_id = a_job_from_before_the_index(world)
+    app = create_app(world.settings)
+    try:
+        with TestClient(app):  # the lifespan: scheduler, and the backfill in the background
+            deadline = time.monotonic() + 30
+            while world.job(tenant, job_id)["status"] != "completed":
+                assert time.monotonic() < deadline, "the job from before the index never ran"
+                time.sleep(0.1)
+        assert not world.manager.due_work.backfill_needed()
+    finally:
+        app.state.databases.dispose()
+        app.state.catalog.dispose()
