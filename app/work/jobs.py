@@ -83,7 +83,6 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {}
-RESERVED = ("tenant_id", "job_type", "max_attempts", "submitted_by")
 T = TypeVar("T")
 
 
