@@ -33,9 +33,11 @@ from app.lib.email_send import SmtpConfig, _connection
 from app.log_config import configure_logging
 from app.routes.health import database_problems
 from app.settings import Settings, SettingsError, load_settings
+from app.work.jobs import JobManager
 from app.work.scheduler import SHUTDOWN_GRACE_SECONDS
 from tenants import jobs as store
 from tenants.catalog import Catalog
+from tenants.due import DueWork
 from tenants.engines import (
     TENANT_ID,
     create_engine,
@@ -53,7 +55,6 @@ from tenants.stamp import now
 
 CHECK_TIMEOUT_SECONDS = 5
 MIGRATION_FOLDERS = (HOST_MIGRATIONS, TENANT_MIGRATIONS)
-RETRY_LEASE_SECONDS = 60  # handed straight back to the scheduler; never actually held
 
 
 class CliError(Exception):
@@ -129,17 +130,20 @@ def migrate(settings: Settings, args: argparse.Namespace) -> int:
     applied = catalog.migrate()
     print(f"host: {len(applied)} migration(s) applied")
     tenants = catalog.rows("SELECT id FROM core_tenants WHERE status IN ('active', 'suspended')")
-    failures = 0
+    failures, due_work = 0, DueWork(catalog)
     for tenant in tenants:
         try:
             if databases.role_secret:
                 url = tenant_url(settings.tenant_database_url, tenant["id"])
                 ensure_tenant_role(url, databases.role_secret)
-            databases.handle(tenant["id"]).close()
+            with databases.handle(tenant["id"]) as db:  # migrates it on first open
+                due_work.index_tenant(tenant["id"], db.engine)  # work from before the index
             databases.forget(tenant["id"])  # one engine open at a time, however many tenants
         except Exception as e:  # report and carry on with the others
             failures += 1
             print(f"tenant {tenant['id']}: FAILED: {_first_line(e)}")
+    if not failures:
+        due_work.backfill_done()
     databases.dispose()
     catalog.dispose()
     print(f"tenants: {len(tenants) - failures} migrated, {failures} failed")
@@ -414,18 +418,17 @@ def jobs_retry(settings: Settings, args: argparse.Namespace) -> int:
     """Give a failed or cancelled job fresh attempts and hand it to the scheduler of a running
     app process (the CLI never runs handlers itself)."""
     catalog, databases = open_data_layer(settings)
-    engine, table = _queue(catalog, databases, args.tenant)
+    if args.tenant:
+        _queue(catalog, databases, args.tenant)  # refuses unknown and deleted tenants
+    manager = JobManager(catalog, databases)
     where = f"tenant {args.tenant}" if args.tenant else "the host's system jobs"
-    with store.writing(engine) as conn:
-        job = store.get(conn, table, args.job_id)
-        if job is None:
-            raise CliError(f"no job {args.job_id!r} in {where}")
-        claim = store.restart(conn, table, args.job_id, RETRY_LEASE_SECONDS)
-        if claim is None:
-            raise CliError(
-                f"job {args.job_id} is {job['status']}: only failed or cancelled jobs are retried"
-            )
-        store.release(conn, table, claim)
+    job = manager.get_job(args.tenant, args.job_id)
+    if job is None:
+        raise CliError(f"no job {args.job_id!r} in {where}")
+    if not manager.requeue(args.tenant, args.job_id):
+        raise CliError(
+            f"job {args.job_id} is {job['status']}: only failed or cancelled jobs are retried"
+        )
     databases.dispose()
     catalog.dispose()
     print(f"job {args.job_id} is pending again; a running app process will pick it up")

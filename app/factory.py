@@ -11,7 +11,6 @@ from starlette.staticfiles import StaticFiles
 from app.lib.blog import Blog
 from app.routes import ROUTERS
 from app.settings import Settings, load_settings, secret_key
-from app.syncs.jobs import enqueue_due_syncs
 from app.ui.layout import APP_NAME
 from app.web.access import Access
 from app.web.edge import Edge
@@ -22,8 +21,8 @@ from app.web.oidc import register_oidc
 from app.web.ratelimit import RateLimits
 from app.work import email as email_jobs
 from app.work.handlers import register_handlers
-from app.work.jobs import background_lifespan, job_manager
 from app.work.periodic import every
+from app.work.scheduler import background_lifespan
 from tenants.catalog import Catalog
 from tenants.engines import is_sqlite
 from tenants.routing import TenantDatabases
@@ -43,10 +42,9 @@ class SaasApp(FastHTML):
 async def _lifespan(app: SaasApp):
     databases, idle_seconds = app.state.databases, app.state.settings.tenant_idle_minutes * 60
     async with (
-        background_lifespan(app),  # job scheduler and recovery
+        background_lifespan(app),  # job scheduler (due jobs and syncs) and recovery
         # thousands of rarely used tenants must not each keep connections open
         every(60, lambda: databases.close_idle(idle_seconds), "closing idle tenant pools"),
-        every(60, lambda: enqueue_due_syncs(job_manager(app)), "queueing scheduled syncs"),
     ):
         yield
     app.state.databases.dispose()

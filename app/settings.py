@@ -72,6 +72,13 @@ class Settings:
     rate_limit_signin: Rate | None = (20, 60)
     rate_limit_webhooks: Rate | None = (600, 60)
     rate_limit_writes: Rate | None = (120, 60)
+    # Background jobs (app/work/jobs.py) and webhook deliveries (app/webhooks/inbound.py).
+    job_lease_seconds: float = 60.0
+    job_poll_seconds: float = 1.0
+    job_retry_base_seconds: float = 2.0
+    job_retry_cap_seconds: float = 600.0
+    job_workers: int = 8
+    webhook_max_body_bytes: int = 1024 * 1024
 
     @property
     def is_production(self) -> bool:
@@ -101,7 +108,7 @@ def _read_env(env: dict[str, str] | None, env_file: Path | None) -> dict[str, st
     """The process environment (or `env`) over `.env`.
 
     For the process environment, `.env` is loaded into `os.environ` (never overriding), so
-    modules that read their own variables (jobs, webhooks) see the same values.
+    child processes and libraries that read the environment see the same values.
     """
     if env is None:
         if env_file is not None and env_file.is_file():
@@ -125,6 +132,24 @@ def _int(values: dict[str, str], name: str, default: int, problems: list[str]) -
         return default
     if number <= 0:
         problems.append(f"{name} must be positive, got {number}")
+        return default
+    return number
+
+
+def _seconds(
+    values: dict[str, str], name: str, default: float, problems: list[str], zero: bool = False
+) -> float:
+    """A number of seconds, fractions allowed; positive (or zero, where `zero` says so)."""
+    raw = values.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        number = float(raw)
+    except ValueError:
+        problems.append(f"{name} must be a number of seconds, got {raw!r}")
+        return default
+    if not (number > 0 or (zero and number == 0)) or number == float("inf"):
+        problems.append(f"{name} must be {'zero or more' if zero else 'positive'}, got {raw!r}")
         return default
     return number
 
@@ -212,6 +237,12 @@ def load_settings(
         rate_limit_signin=_rate(values, "RATE_LIMIT_SIGNIN", (20, 60), problems),
         rate_limit_webhooks=_rate(values, "RATE_LIMIT_WEBHOOKS", (600, 60), problems),
         rate_limit_writes=_rate(values, "RATE_LIMIT_WRITES", (120, 60), problems),
+        job_lease_seconds=_seconds(values, "JOB_LEASE_SECONDS", 60.0, problems),
+        job_poll_seconds=_seconds(values, "JOB_POLL_SECONDS", 1.0, problems),
+        job_retry_base_seconds=_seconds(values, "JOB_RETRY_BASE_SECONDS", 2.0, problems, True),
+        job_retry_cap_seconds=_seconds(values, "JOB_RETRY_CAP_SECONDS", 600.0, problems),
+        job_workers=_int(values, "JOB_WORKERS", 8, problems),
+        webhook_max_body_bytes=_int(values, "WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, problems),
     )
     if settings.log_level not in LOG_LEVELS:
         problems.append(

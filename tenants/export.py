@@ -8,12 +8,20 @@
 
 Nothing else is read: no other person's profile, no tenant the person does not belong to.
 Signing secrets stay out even for owners (an export is a file that travels).
+
+It is built in parts, so a job can make each part in a step of its own: `write_account` and
+`write_tables` each write a zip of their files, and `combine` joins the parts into the export.
+Every file appears at once, complete (written aside, then renamed), so a part is either there
+or not, and writing one again just replaces it.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,21 +33,45 @@ from tenants.routing import TenantDB
 LEFT_OUT = frozenset({"schema_migrations", "webhook_secrets"})
 
 
-def write_export(path: Path, catalog: Catalog, user_id: str, tenant_db: TenantDB | None) -> int:
-    """Write the export zip to `path` (atomically: readers never see half a file); returns
-    its size in bytes."""
+@contextmanager
+def _new_zip(path: Path) -> Iterator[zipfile.ZipFile]:
+    """A zip written aside and renamed to `path` when complete: readers never see half a file."""
     partial = path.with_name(f".{path.name}.partial")
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        yield archive
+    partial.replace(path)
+
+
+def write_account(path: Path, catalog: Catalog, user_id: str) -> None:
+    """The person's part: `profile.json` and `memberships.json`."""
+    with _new_zip(path) as archive:
         archive.writestr("profile.json", _json(profile(catalog, user_id)))
         archive.writestr("memberships.json", _json(memberships(catalog, user_id)))
-        if tenant_db is not None:
-            for table in sorted(tenant_db.meta.tables.values(), key=lambda t: t.name):
-                if table.name not in LEFT_OUT:
-                    with archive.open(f"tenant/{table.name}.json", "w") as file:
-                        _stream_rows(tenant_db.conn, table, file)
-    partial.replace(path)
-    return path.stat().st_size
+
+
+def write_tables(path: Path, tenant_db: TenantDB) -> int:
+    """The workspace's part: `tenant/<table>.json` for each table; returns how many."""
+    tables = [
+        table
+        for table in sorted(tenant_db.meta.tables.values(), key=lambda t: t.name)
+        if table.name not in LEFT_OUT
+    ]
+    with _new_zip(path) as archive:
+        for table in tables:
+            with archive.open(f"tenant/{table.name}.json", "w") as file:
+                _stream_rows(tenant_db.conn, table, file)
+    return len(tables)
+
+
+def combine(path: Path, parts: Sequence[Path]) -> None:
+    """The export at `path`, holding every file of `parts`."""
+    with _new_zip(path) as archive:
+        for part in parts:
+            with zipfile.ZipFile(part) as source:
+                for name in source.namelist():
+                    with source.open(name) as src, archive.open(name, "w") as dest:
+                        shutil.copyfileobj(src, dest)
 
 
 def profile(catalog: Catalog, user_id: str) -> dict[str, Any] | None:

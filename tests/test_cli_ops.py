@@ -156,7 +156,7 @@ def test_a_deleted_tenant_is_not_resumed(world):
 
 def _failed_job(engine, table: str) -> str:
     with store.writing(engine) as conn:
-        job_id = store.create(conn, table, "demo.fails", {}, max_attempts=1)
+        job_id = store.create(conn, table, store.NewJob("demo.fails", {}, max_attempts=1))
         claim = store.claim(conn, table, job_id, lease_seconds=60)
         store.fail(conn, table, claim, "RuntimeError: boom", retry_at=None)
     return job_id

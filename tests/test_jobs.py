@@ -9,7 +9,6 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from app.work import scheduler as scheduler_module
 from app.work.jobs import JobConfig, JobManager, job_handler
 from app.work.scheduler import Scheduler
 from tenants import jobs as store
@@ -184,15 +183,6 @@ def test_backoff_is_exponential_with_jitter_and_capped():
         assert len(set(delays)) > 1  # jitter: retries of many jobs do not move in lockstep
 
 
-def test_job_config_from_env_reads_and_checks_values():
-    config = JobConfig.from_env({"JOB_LEASE_SECONDS": "5", "JOB_WORKERS": "3"})
-    assert (config.lease_seconds, config.workers, config.poll_seconds) == (5.0, 3, 1.0)
-    with pytest.raises(ValueError, match="JOB_WORKERS"):
-        JobConfig.from_env({"JOB_WORKERS": "many"})
-    with pytest.raises(ValueError, match="JOB_LEASE_SECONDS"):
-        JobConfig.from_env({"JOB_LEASE_SECONDS": "0"})
-
-
 def test_handler_writes_commit_on_success_and_roll_back_on_failure(world):
     manager, tenant = world
     _, ok = manager.submit(tenant, "test.note", note_id="kept")
@@ -269,13 +259,17 @@ def test_retry_gives_a_failed_job_fresh_attempts(world):
     assert manager.retry(tenant, job_id) is None  # completed jobs are not retried
 
 
+def abandoned(manager: JobManager, tenant: str, lease: float, max_attempts: int, **payload):
+    """A job claimed by a process with a `lease`-second lease that then died."""
+    dying = JobManager(manager.catalog, manager.databases, JobConfig(lease_seconds=lease))
+    with store.writing(manager.queue(tenant).engine) as conn:
+        return dying.create_claimed(conn, tenant, dying.new_job("test.echo", payload, max_attempts))
+
+
 def test_a_lapsed_lease_is_recovered_by_the_scheduler(world):
     manager, tenant = world
     queue = manager.queue(tenant)
-    with store.writing(queue.engine) as conn:  # claimed by a process that then died
-        claim = store.create_claimed(
-            conn, queue.table, "test.echo", {"n": 1}, max_attempts=3, lease_seconds=0.05
-        )
+    claim = abandoned(manager, tenant, 0.05, 3, n=1)
     assert manager.due(tenant, 10) == []  # its lease still runs
     time.sleep(0.1)
     assert drain(manager) == 1
@@ -289,11 +283,7 @@ def test_a_lapsed_lease_is_recovered_by_the_scheduler(world):
 
 def test_an_abandoned_last_attempt_ends_failed(world):
     manager, tenant = world
-    queue = manager.queue(tenant)
-    with store.writing(queue.engine) as conn:
-        claim = store.create_claimed(
-            conn, queue.table, "test.echo", {}, max_attempts=1, lease_seconds=0.01
-        )
+    claim = abandoned(manager, tenant, 0.01, 1)
     time.sleep(0.05)
     drain(manager)
     job = manager.get_job(tenant, claim.job_id)
@@ -332,17 +322,3 @@ def test_system_jobs_live_in_the_host_catalog(world):
     assert job["status"] == "completed"
     assert job["result"] == {"value": 7, "system": True, "has_catalog": True}
     assert [j["id"] for j in manager.list_jobs(None)] == [job_id]
-
-
-def test_scheduler_scans_a_bounded_number_of_tenants_per_tick(world, monkeypatch):
-    manager, first = world
-    monkeypatch.setattr(scheduler_module, "TENANTS_PER_TICK", 2)
-    owner = manager.catalog.upsert_user("urn:test", "owner", "owner@example.com", "Owner", "")
-    tenants = [first] + [
-        create_tenant(manager.catalog, manager.databases, owner, f"t{n}") for n in range(2)
-    ]
-    jobs = {t: manager.enqueue(t, "test.echo") for t in tenants}
-    scheduler = Scheduler(manager)
-    assert asyncio.run(scheduler.run_once()) == 2
-    assert asyncio.run(scheduler.run_once()) == 1
-    assert all(manager.get_job(t, j)["status"] == "completed" for t, j in jobs.items())

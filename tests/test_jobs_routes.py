@@ -10,7 +10,7 @@ from fasthtml.common import to_xml
 from starlette.testclient import TestClient
 
 from app.demo import routes as demo_routes
-from app.ui.jobs import JobsTable
+from app.ui.jobs import JobsTable, JobViewer
 from app.work.jobs import JobConfig, JobManager, job_handler
 from tests.conftest import dev_sign_in, page_csrf
 from tests.test_webhooks import tenant_of
@@ -67,7 +67,7 @@ def test_a_failed_jobs_error_is_visible_in_the_panel(app, web):
     assert "ConnectionError: the CRM answered 503" in page
     assert "<mark>failed</mark>" in page
     # the table any page shows jobs with
-    panel = to_xml(JobsTable(app.state.jobs.list_jobs(tenant), can_manage=True))
+    panel = to_xml(JobsTable(app.state.jobs.list_jobs(tenant), JobViewer(None, manages=True)))
     assert "ConnectionError: the CRM answered 503" in panel
     assert f"/jobs/{job_id}/retry" in panel
 
@@ -131,5 +131,11 @@ def test_another_tenants_job_ids_are_not_found(app, web, new_client):
         assert web.get(f"/jobs/{job_id}", headers={"HX-Request": "true"}).status_code == 404
         assert web.post(f"/jobs/{job_id}/cancel", headers=headers).status_code == 404
         assert web.post(f"/jobs/{job_id}/retry", headers=headers).status_code == 404
+        for form in ({"tenant_id": b_tenant}, None):  # naming B's tenant changes nothing
+            response = web.post(f"/jobs/{job_id}/retry", data=form, headers=headers)
+            assert response.status_code == 404
     assert {j["id"]: j for j in app.state.jobs.list_jobs(b_tenant)} == before
     assert waiting not in web.get("/jobs").text
+    for listing in (f"/jobs?tenant_id={b_tenant}", f"/jobs?status=failed&tenant_id={b_tenant}"):
+        page = web.get(listing)  # naming another tenant is refused as if it did not exist
+        assert page.status_code == 404 and waiting not in page.text and failed not in page.text

@@ -53,6 +53,7 @@ DELETE_TENANT = ("tenant", "delete")
 # endpoints are revoked before each role creates one again; transfers and leaving come last.
 MATRIX = [
     Row("GET", "/dashboard"),
+    Row("GET", "/dashboard/activity"),
     Row("GET", "/notes"),
     Row("POST", "/notes", form={"body": "a note by {role}"}),
     Row("DELETE", "/notes/{note}"),

@@ -228,5 +228,7 @@ def test_peak_memory_does_not_grow_with_the_row_count():
         ).stdout
         return float(out.split()[-1])
 
-    small, large = peak_mb(10_000), peak_mb(100_000)
-    assert large < small + 6, f"peak RSS {small:.1f} MB at 10k rows, {large:.1f} MB at 100k"
+    # 20 times the rows: the staging regression would add ~17 MB, while run-to-run noise in
+    # a peak RSS on a busy machine reaches 8 MB (seen at 100k rows, which once flaked).
+    small, large = peak_mb(10_000), peak_mb(200_000)
+    assert large < small + 10, f"peak RSS {small:.1f} MB at 10k rows, {large:.1f} MB at 200k"

@@ -18,7 +18,7 @@ from app.demo.sync import DEMO
 from app.lib.graphql import GraphQLClient
 from app.syncs.sources import SPECS
 from app.ui.components import Toasts
-from app.ui.jobs import JobRow
+from app.ui.jobs import JobRow, viewer_of
 from app.ui.layout import Page
 from app.work.in_request import jobs_for
 
@@ -69,9 +69,9 @@ def demo_page(req: Request, auth):
 @rt.post("/demo/jobs")
 def run_demo_job(req: Request, auth):
     manager = jobs_for(req)
-    job_id, task = manager.submit(auth.tenant_id, "demo.count", **COUNT)
+    job_id, task = manager.submit(auth.tenant_id, "demo.count", submitted_by=auth.user_id, **COUNT)
     job = cast(dict, manager.get_job(auth.tenant_id, job_id))  # just submitted
-    return JobRow(job, auth.role in ("owner", "admin")), Toasts("Demo job started."), task
+    return JobRow(job, viewer_of(auth)), Toasts("Demo job started."), task
 
 
 @rt.post("/demo/changes")

@@ -55,7 +55,7 @@ from app.web.mount import writes
 from app.web.permissions import can, require
 from app.web.signin import client_ip
 from app.work.in_request import jobs_for
-from app.work.lifecycle import EXPORT_HOURS, EXPORT_JOB, PURGE_JOB
+from app.work.lifecycle import EXPORT_HOURS, EXPORT_JOB, PURGE_JOB, exports_dir
 from tenants import lifecycle, members
 from tenants.catalog import Auth
 from tenants.jobs import FINISHED
@@ -66,7 +66,7 @@ tenant_rt = APIRouter()
 
 
 def _exports_dir(req: Request, tenant_id: str) -> Path:
-    return req.app.state.settings.data_dir / "exports" / tenant_id
+    return exports_dir(req.app.state.settings, tenant_id)
 
 
 def _typed(confirm: object) -> str:
@@ -163,9 +163,9 @@ def request_export(req: Request, auth):
     job_id, task = jobs.submit(
         auth.tenant_id,
         EXPORT_JOB,
+        submitted_by=auth.user_id,
         user_id=auth.user_id,
         tenant_tables=with_tables,
-        directory=str(directory),
     )
     record(req, auth, "account.export_requested", job=job_id, tenant_tables=with_tables)
     return ExportRow(cast(dict, jobs.get_job(auth.tenant_id, job_id))), task  # just submitted
@@ -290,10 +290,7 @@ def delete_account(req: Request, sess, auth, confirm: str = ""):
         with state.databases.begin(tenant_id) as db:
             members.unmirror(db, auth.user_id)
     jobs = jobs_for(req)
-    tasks = [
-        jobs.submit_system(PURGE_JOB, tenant=t, exports=str(_exports_dir(req, t)))[1]
-        for t in gone.deleted_tenants
-    ]
+    tasks = [jobs.submit_system(PURGE_JOB, tenant=t)[1] for t in gone.deleted_tenants]
     state.catalog.audit(  # about the person, not a workspace
         "account.deleted",
         actor=auth.user_id,
@@ -367,9 +364,7 @@ def delete_tenant(req: Request, auth, confirm: str = ""):
     people = lifecycle.delete_tenant(state.catalog, auth.tenant_id)
     auth.db.close()  # its database is dropped next: give the connection back first
     jobs = jobs_for(req)
-    _, purge = jobs.submit_system(
-        PURGE_JOB, tenant=auth.tenant_id, exports=str(_exports_dir(req, auth.tenant_id))
-    )
+    _, purge = jobs.submit_system(PURGE_JOB, tenant=auth.tenant_id)
     tasks = [purge]
     deleted_at = now()[:16].replace("T", " ") + " UTC"
     others = [

@@ -3,6 +3,12 @@
 A row of a job that has not finished polls `/jobs/{id}` every second and replaces itself;
 the row of a finished job carries no trigger, so polling stops by itself. Job ids are looked
 up in the tenant's own database, so another tenant's id is simply not found (404).
+
+Everyone in the workspace sees the list (what runs, how far it got). Details (the job page
+with payload, result, error and steps) are for the person who started the job and for roles
+with the jobs.manage permission, who may also cancel and retry; anyone else asking for the
+page of a job gets 404, as if it did not exist. The row's polling answers them with the row
+they already see in the list.
 """
 
 from __future__ import annotations
@@ -19,13 +25,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.ui.components import Toasts
-from app.ui.jobs import JobDetail, JobRow, JobsTable
+from app.ui.jobs import JobDetail, JobRow, JobsTable, viewer_of
 from app.ui.layout import Page
+from app.web.permissions import require
 from app.work.in_request import jobs_for
 from tenants.jobs import STATUSES
 
 rt = APIRouter()
-MANAGERS = ("owner", "admin")  # who may cancel and retry
 PAGE_SIZE = 100
 
 
@@ -34,11 +40,6 @@ def _job(req: Request, auth, job_id: str) -> dict:
     if job is None:
         raise HTTPException(404)
     return job
-
-
-def _require_manager(auth) -> None:
-    if auth.role not in MANAGERS:
-        raise HTTPException(403, "Only owners and admins can cancel or retry jobs.")
 
 
 @rt.get("/jobs")
@@ -52,34 +53,36 @@ def jobs_page(req: Request, auth, status: str = ""):
         "Jobs",
         H1("Background jobs"),
         Nav(Div(*filters, cls="inline-form")),
-        JobsTable(jobs, auth.role in MANAGERS) if jobs else P("No jobs yet.", cls="muted"),
+        JobsTable(jobs, viewer_of(auth)) if jobs else P("No jobs yet.", cls="muted"),
     )
 
 
 @rt.get("/jobs/{job_id}")
 def job_status(req: Request, auth, job_id: str):
     """The job's row for HTMX polling; its detail page otherwise."""
-    job = _job(req, auth, job_id)
+    job, viewer = _job(req, auth, job_id), viewer_of(auth)
     if "hx-request" in req.headers:
-        return JobRow(job, auth.role in MANAGERS)
+        return JobRow(job, viewer)
+    if not viewer.sees_details(job):
+        raise HTTPException(404)
     return Page(req, "Job", H1(f"Job {job['job_type']}"), JobDetail(job))
 
 
 @rt.post("/jobs/{job_id}/cancel")
 def cancel_job(req: Request, auth, job_id: str):
-    _require_manager(auth)
+    require(auth, "jobs", "manage")
     _job(req, auth, job_id)
     cancelled = jobs_for(req).cancel(auth.tenant_id, job_id)
     message = "Job cancelled." if cancelled else "That job had already finished."
-    return JobRow(_job(req, auth, job_id), True), Toasts(message)
+    return JobRow(_job(req, auth, job_id), viewer_of(auth)), Toasts(message)
 
 
 @rt.post("/jobs/{job_id}/retry")
 def retry_job(req: Request, auth, job_id: str):
-    _require_manager(auth)
+    require(auth, "jobs", "manage")
     _job(req, auth, job_id)
     task = jobs_for(req).retry(auth.tenant_id, job_id)
-    row = JobRow(_job(req, auth, job_id), True)
+    row = JobRow(_job(req, auth, job_id), viewer_of(auth))
     if task is None:
         return row, Toasts("Only failed or cancelled jobs can be retried.", kind="error")
     return row, Toasts("Job restarted."), task

@@ -38,7 +38,7 @@ from fasthtml.svg import Rect, Svg, Text
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.syncs.jobs import cancel_sync, start_sync
+from app.syncs.jobs import cancel_sync, change_schedule, start_sync
 from app.syncs.runner import MODES, in_progress
 from app.syncs.sources import (
     SCHEDULES,
@@ -46,7 +46,6 @@ from app.syncs.sources import (
     ensure_default_sources,
     get_source,
     list_sources,
-    set_schedule,
 )
 from app.syncs.spec import SyncSpec
 from app.ui.components import Toasts
@@ -277,7 +276,7 @@ def sync_run(req: Request, auth, source_id: str, mode: str = ""):
         raise HTTPException(400, "Choose a sync now or a full resync.")
     if in_progress(source):
         return SyncStatus(source), Toasts("A sync of this source is already running.")
-    task = start_sync(req, auth.tenant_id, source_id, mode)
+    task = start_sync(req, auth.tenant_id, source_id, mode, submitted_by=auth.user_id)
     starting = {
         **source,
         "status": "running",
@@ -307,11 +306,11 @@ def sync_rows(auth, source_id: str, page: str = "1"):
 
 
 @rt.post("/sync/{source_id}/schedule")
-def sync_schedule(auth, source_id: str, schedule: str = ""):
+def sync_schedule(req: Request, auth, source_id: str, schedule: str = ""):
     require(auth, "sync", "manage")
     source, _ = _source_or_404(auth, source_id)
     if schedule not in SCHEDULES:
         return ScheduleForm(source, error=f"Choose one of: {', '.join(SCHEDULES)}.")
-    set_schedule(auth.db, source_id, schedule)
+    change_schedule(req, auth.db, source_id, schedule)
     saved = cast(dict, get_source(auth.db, source_id))  # found above
     return ScheduleForm(saved), Toasts(f"Schedule: {schedule}.")

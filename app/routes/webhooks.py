@@ -22,7 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.webhooks.inbound import MAX_BODY_BYTES, Receipt, receive
+from app.webhooks.inbound import Receipt, receive
 from app.work.jobs import job_manager
 
 
@@ -68,10 +68,11 @@ def Answer(receipt: Receipt) -> JSONResponse:
 
 @rt.post("/webhooks/{source}/{token}")
 async def receive_webhook(req: Request) -> JSONResponse:
+    limit = req.app.state.settings.webhook_max_body_bytes
     try:
-        body = await read_body(req, MAX_BODY_BYTES)
+        body = await read_body(req, limit)
     except TooLarge:
-        return Answer(Receipt(413, f"the body is larger than {MAX_BODY_BYTES} bytes"))
+        return Answer(Receipt(413, f"the body is larger than {limit} bytes"))
     except ClientDisconnect:  # nobody is listening for an answer; store nothing
         return Answer(Receipt(400, "the body was cut short"))
     source, token = req.path_params["source"], req.path_params["token"]

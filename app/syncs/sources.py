@@ -6,17 +6,21 @@ tenant's source with `add_source`, or register it with `default=True` so every t
 on first view of the sync page.
 
 `add_source` and `set_schedule` write through the handle they are given and never commit: the
-request or job that owns it does. `claim_due` is the scheduler's and commits its claims.
+request or job that owns it does (a schedule turned on is in the due-work index first, see
+`set_schedule`). `scheduled` and `take_slot` are the job scheduler's (app/syncs/jobs.py).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
+import sqlalchemy as sa
 from fastsql import Database
 
 from app.syncs.spec import SyncSpec
+from tenants.due import DueWork
 from tenants.routing import TenantDB
 from tenants.stamp import iso, new_id, now
 
@@ -46,8 +50,9 @@ def get_source(db: Database, source_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def add_source(db: Database, kind: str, name: str, schedule: str = "off") -> str:
-    """The tenant's source of this kind, created if missing (one per kind). Returns its id."""
+def add_source(db: Database, kind: str, name: str) -> str:
+    """The tenant's source of this kind, created if missing (one per kind), its schedule off.
+    Returns its id."""
     if kind not in SPECS:
         raise ValueError(f"no sync of kind {kind!r}")
     stamp = now()
@@ -64,8 +69,6 @@ def add_source(db: Database, kind: str, name: str, schedule: str = "off") -> str
         "INSERT INTO sync_state (source_id) VALUES (:id) ON CONFLICT (source_id) DO NOTHING",
         id=source_id,
     )
-    if schedule != "off":
-        set_schedule(db, source_id, schedule)
     return source_id
 
 
@@ -87,43 +90,68 @@ def ensure_default_sources(db: Database, listed: list[dict[str, Any]]) -> bool:
     return bool(missing)
 
 
-def set_schedule(db: Database, source_id: str, schedule: str) -> bool:
-    """Turn the schedule on (first run at the next scheduler tick) or off."""
+def set_schedule(db: TenantDB, source_id: str, schedule: str, due_work: DueWork) -> bool:
+    """Turn the schedule on (first run at the next scheduler tick) or off; False if there is
+    no such source. Turning it on tells the due-work index first (tenants/due.py); turning
+    it off leaves the entry to the scheduler, which drops it when it finds the schedule off."""
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}")
-    stamp = now()
-    changed = db.q(
-        """UPDATE sync_sources SET schedule = :schedule, next_run_at = :next, updated_at = :t
-           WHERE id = :id RETURNING id""",
-        schedule=schedule,
-        next=stamp if SCHEDULES[schedule] else None,
-        t=stamp,
-        id=source_id,
-    )
-    return bool(changed)
+    stamp, turned_on = now(), SCHEDULES[schedule] is not None
 
-
-def claim_due(db: TenantDB, moment: datetime | None = None) -> list[str]:
-    """Ids of scheduled sources due at `moment`, each moved to its next slot.
-
-    The move is conditional on the slot it read, so two schedulers never both claim a run.
-    """
-    moment = moment or datetime.now(UTC)
-    due = db.q(
-        """SELECT id, schedule, next_run_at FROM sync_sources
-           WHERE schedule <> 'off' AND next_run_at <= :now ORDER BY next_run_at""",
-        now=iso(moment),
-    )
-    db.commit()  # end the read; most ticks stop here, without taking the write lock
-    claimed = []
-    for source in due:
-        moved = db.q(
-            """UPDATE sync_sources SET next_run_at = :next
-               WHERE id = :id AND next_run_at = :slot RETURNING id""",
-            next=iso(moment + cast(timedelta, SCHEDULES[source["schedule"]])),  # not "off"
-            id=source["id"],
-            slot=source["next_run_at"],
+    def change(revision: int | None) -> bool:
+        at_revision = " AND revision = :revision" if revision is not None else ""
+        return bool(
+            db.q(
+                f"""UPDATE sync_sources SET schedule = :schedule, next_run_at = :next,
+                        updated_at = :t, revision = revision + 1
+                    WHERE id = :id{at_revision} RETURNING id""",
+                schedule=schedule,
+                next=stamp if turned_on else None,
+                t=stamp,
+                id=source_id,
+                revision=revision,
+            )
         )
-        claimed += [row["id"] for row in moved]
-    db.commit()  # the claims hold before anyone queues the runs
-    return claimed
+
+    if not turned_on:
+        return change(None)
+    return bool(due_work.bring_forward(db.conn, db.tenant_id, "sync", source_id, stamp, change))
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A source's schedule as its row has it."""
+
+    schedule: str
+    next_run_at: str | None
+
+
+def scheduled(conn: sa.Connection, source_id: str) -> Scheduled | None:
+    row = conn.execute(
+        sa.text("SELECT schedule, next_run_at FROM sync_sources WHERE id = :id"), {"id": source_id}
+    ).first()
+    return Scheduled(row.schedule, row.next_run_at) if row else None
+
+
+def take_slot(
+    conn: sa.Connection, source_id: str, source: Scheduled, moment: datetime
+) -> tuple[str, int] | None:
+    """Move a due source from the slot it was read at to its next one: (next slot, the row's
+    new revision), or None if it moved meanwhile (another scheduler took this slot, or the
+    schedule changed). Conditional on what was read, so of several schedulers one wins."""
+    period = SCHEDULES.get(source.schedule)
+    if period is None or source.next_run_at is None:
+        return None
+    following = iso(moment + period)
+    revision = conn.execute(
+        sa.text("""UPDATE sync_sources SET next_run_at = :next, revision = revision + 1
+                   WHERE id = :id AND schedule = :schedule AND next_run_at = :slot
+                   RETURNING revision"""),
+        {
+            "next": following,
+            "id": source_id,
+            "schedule": source.schedule,
+            "slot": source.next_run_at,
+        },
+    ).scalar()
+    return (following, revision) if revision is not None else None

@@ -24,6 +24,7 @@ from fasthtml.common import (
     Meta,
     Nav,
     NotStr,
+    Safe,
     Script,
     Small,
     Strong,
@@ -188,13 +189,20 @@ def _around(shell: Shell) -> tuple[str, str]:
     return before, after + "</html>"
 
 
+class Document(Safe):
+    """A whole page, already HTML. FastHTML sends it as it is, also inside an FtResponse
+    (which looks for an `html` tag to tell a page from a fragment)."""
+
+    tag = "html"
+
+
 def Page(
     req: Request,
     title: str,
     *content: Any,
     description: str = "",
     head: tuple = (),
-) -> str:
+) -> Document:
     """A full page: head tags, navigation, content, footer. Handlers return this for GETs.
 
     The parts every page shares are rendered once (the head's static tags at import, the
@@ -205,7 +213,9 @@ def Page(
     title_tag = Title(f"{title} · {APP_NAME}" if title != APP_NAME else APP_NAME)
     meta = Meta(name="description", content=description or f"{APP_NAME}: {title}")
     own_head = to_xml((title_tag, meta, *head))
-    return f"<!doctype html><html><head>{_HEAD}{own_head}</head>{before}{to_xml(content)}{after}"
+    return Document(
+        f"<!doctype html><html><head>{_HEAD}{own_head}</head>{before}{to_xml(content)}{after}"
+    )
 
 
 def ErrorPage(req: Request, status: int, heading: str, message: str):

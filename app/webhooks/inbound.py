@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -46,7 +45,6 @@ from app.lib.signatures import (
     verify_timestamped,
 )
 from app.work.jobs import JobContext, JobManager
-from tenants import jobs as job_store
 from tenants import webhooks as store
 from tenants.routing import TenantDB
 from tenants.sql import savepoint
@@ -56,18 +54,6 @@ PROCESS_JOB = "webhooks.process"
 PROCESS_ATTEMPTS = 5
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")
 EVENT_FIELD = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces
-
-
-def _max_body_bytes(default: int = 1024 * 1024) -> int:
-    """WEBHOOK_MAX_BODY_BYTES (default 1 MiB): larger bodies are refused (413) before they are
-    read in full. Most providers send a few KB; GitHub can send up to 25 MB."""
-    raw = os.environ.get("WEBHOOK_MAX_BODY_BYTES", "").strip()
-    if raw and not (raw.isdigit() and int(raw) > 0):
-        raise ValueError(f"WEBHOOK_MAX_BODY_BYTES must be a positive number of bytes, got {raw!r}")
-    return int(raw) if raw else default
-
-
-MAX_BODY_BYTES = _max_body_bytes()
 
 
 @dataclass(frozen=True)
@@ -270,15 +256,9 @@ def _accept(
         )
         if event_id is None:
             return Receipt(200, "duplicate: already received")
-        claim = job_store.create_claimed(
-            conn,
-            "tenant_jobs",
-            PROCESS_JOB,
-            {"event_id": event_id},
-            max_attempts=PROCESS_ATTEMPTS,
-            lease_seconds=manager.config.lease_seconds,
-            job_id=job_id,
-        )
+        job = manager.new_job(PROCESS_JOB, {"event_id": event_id}, PROCESS_ATTEMPTS, job_id=job_id)
+        # Its due-work entry is written (and committed) here, before this transaction is.
+        claim = manager.create_claimed(conn, endpoint["tenant_id"], job)
     return Receipt(200, "received", event_id, manager.background(endpoint["tenant_id"], claim))
 
 

@@ -2,7 +2,8 @@
 
 `jobs_for(req)` hands a route this view of the JobManager. For the signed-in tenant, a new
 job's row is written in the request's unit of work (it commits with the request's other
-writes, before the response, so the task that runs it after the response finds it), and
+writes, before the response, so the task that runs it after the response finds it; its entry
+in the due-work index is committed before that, see tenants/due.py), and
 lists and lookups read on the request's connection: a request never holds two connections
 of its tenant's pool, which is what wedged a team's dashboard under load. Everything else
 (system jobs, other tenants, the scheduler's work) is the manager's own.
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
 
-from app.work.jobs import JobManager, check_submit, job_manager
+from app.work.jobs import JobManager, job_manager
 from tenants import jobs as store
 from tenants.catalog import Auth
 
@@ -37,20 +38,18 @@ class RequestJobs:
         return auth.db.conn
 
     def submit(
-        self, tenant_id: str, job_type: str, max_attempts: int = 3, **payload: Any
+        self,
+        tenant_id: str,
+        job_type: str,
+        max_attempts: int = 3,
+        submitted_by: str | None = None,
+        **payload: Any,
     ) -> tuple[str, BackgroundTask]:
         conn = self._conn(tenant_id)
         if conn is None:
-            return self.manager.submit(tenant_id, job_type, max_attempts, **payload)
-        check_submit(job_type, max_attempts)
-        claim = store.create_claimed(
-            conn,
-            TABLE,
-            job_type,
-            payload,
-            max_attempts=max_attempts,
-            lease_seconds=self.manager.config.lease_seconds,
-        )
+            return self.manager.submit(tenant_id, job_type, max_attempts, submitted_by, **payload)
+        job = self.manager.new_job(job_type, payload, max_attempts, submitted_by=submitted_by)
+        claim = self.manager.create_claimed(conn, tenant_id, job)  # its index entry first
         return claim.job_id, self.manager.background(tenant_id, claim)
 
     def get_job(self, tenant_id: str | None, job_id: str) -> dict[str, Any] | None:
@@ -79,7 +78,7 @@ class RequestJobs:
         conn = self._conn(tenant_id)
         if conn is None:
             return self.manager.retry(tenant_id, job_id)
-        claim = store.restart(conn, TABLE, job_id, self.manager.config.lease_seconds)
+        claim = self.manager.restart(conn, tenant_id, job_id)  # announced in the index first
         return self.manager.background(tenant_id, claim) if claim else None
 
 

@@ -1,12 +1,9 @@
 """Durable background jobs: register a handler by name, submit from a route, it runs after the
 response; if it fails it is retried with backoff, and if the process dies it is finished later.
 
-Register a handler (in a module imported at startup, e.g. your routes module):
+Register a handler in app/work/handlers.py (explicitly, at startup):
 
-    from app.work.jobs import job_handler
-
-    @job_handler("reports.build")
-    def build_report(ctx, month: str) -> dict | None:    # `async def` works too
+    def build_report(ctx, month: str) -> dict | None:     # `async def` works too
         for n, part in enumerate(parts, 1):
             if ctx.cancelled():                           # cancelled, or the lease was lost
                 return None
@@ -14,14 +11,22 @@ Register a handler (in a module imported at startup, e.g. your routes module):
             ctx.progress(n * 100 // len(parts), f"part {n}")
         return {"rows": 42}                               # stored as the job's JSON result
 
+    JOBS = {..., "reports.build": build_report}
+
 Submit it from a route and return the task, so it starts once the response is sent:
 
-    job_id, task = jobs_for(req).submit(auth.tenant_id, "reports.build", month="2025-01")
+    job_id, task = jobs_for(req).submit(
+        auth.tenant_id, "reports.build", submitted_by=auth.user_id, month="2025-01"
+    )
     return JobRow(...), task
+
+A job can also be a sequence of named steps that each run once (app/work/workflow.py).
 
 Contract:
 - Handlers are found by name, so a job survives a restart (a closure would not). Payload and
-  result must be JSON. Payload keys may not be `tenant_id`, `job_type` or `max_attempts`.
+  result must be JSON, and are shown on the job's page to whoever may see its details (the
+  person who submitted it, and roles with jobs.manage): never put a server path or a secret in
+  them. Payload keys may not be `tenant_id`, `job_type`, `max_attempts` or `submitted_by`.
 - At least once: a handler can run again after a crash or a lost lease, so make effects
   outside the tenant database idempotent (an idempotency key, natural keys). Writes through
   `ctx.db` that you leave uncommitted (`ctx.db.execute`, `ctx.db.q`) are committed in one
@@ -35,14 +40,19 @@ Contract:
   On SQLite, don't report progress while holding uncommitted writes: it would wait on your
   own write lock. Report before writing, or commit the step first.
 - `ctx.db` is an open TenantDB for tenant jobs, None for system jobs (`submit_system`), which
-  get `ctx.catalog` and `ctx.databases` to reach the host and any tenant.
+  get `ctx.catalog` and `ctx.databases` to reach the host and any tenant. `ctx.settings` are
+  the app's settings (None for a JobManager built without them).
 
-Settings (environment): JOB_LEASE_SECONDS (60), JOB_POLL_SECONDS (1), JOB_RETRY_BASE_SECONDS
-(2), JOB_RETRY_CAP_SECONDS (600), JOB_WORKERS (8: handlers running at once per process, however
-they were started; keep it below a tenant's connection pool of 10). A job submitted while every
-worker is busy is handed to the scheduler, which runs it as soon as one is free. A running
-job's lease is renewed every third of JOB_LEASE_SECONDS; a job whose lease lapsed is taken
-over by any process, so a crash delays it by at most one lease.
+Every tenant job has an entry in the host's due-work index (tenants/due.py), written before
+the job and kept no later than the job's next due time, so the scheduler finds work without
+opening idle tenants. System jobs live in the host's `sys_jobs` and need no index.
+
+Settings (app/settings.py): JOB_LEASE_SECONDS (60), JOB_POLL_SECONDS (1),
+JOB_RETRY_BASE_SECONDS (2), JOB_RETRY_CAP_SECONDS (600), JOB_WORKERS (8: handlers running at
+once per process, however they were started; keep it below a tenant's connection pool of 10).
+A job submitted while every worker is busy is handed to the scheduler, which runs it as soon
+as one is free. A running job's lease is renewed every third of JOB_LEASE_SECONDS; a job whose
+lease lapsed is taken over by any process, so a crash delays it by at most one lease.
 """
 
 from __future__ import annotations
@@ -50,28 +60,30 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import os
 import random
 import threading
-from collections.abc import Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import sqlalchemy as sa
 from starlette.background import BackgroundTask
 
-from app.work.scheduler import Scheduler
 from tenants import jobs as store
 from tenants.catalog import Catalog
+from tenants.due import Due, DueWork, Entry
 from tenants.routing import TenantDatabases, TenantDB
-from tenants.stamp import from_now
+from tenants.stamp import from_now, new_id, now
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {}
+T = TypeVar("T")
 
 
 def job_handler(name: str) -> Callable[[Handler], Handler]:
@@ -95,26 +107,14 @@ class JobConfig:
     workers: int = 8
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> JobConfig:
-        names = {
-            "lease_seconds": "JOB_LEASE_SECONDS",
-            "poll_seconds": "JOB_POLL_SECONDS",
-            "retry_base_seconds": "JOB_RETRY_BASE_SECONDS",
-            "retry_cap_seconds": "JOB_RETRY_CAP_SECONDS",
-            "workers": "JOB_WORKERS",
-        }
-        values: dict[str, Any] = {}
-        for attr, name in names.items():
-            raw = env.get(name, "").strip()
-            if raw:
-                kind = int if attr == "workers" else float
-                try:
-                    values[attr] = kind(raw)
-                except ValueError:
-                    raise ValueError(f"{name} must be a number, got {raw!r}") from None
-                if values[attr] < 0 or (attr != "retry_base_seconds" and values[attr] == 0):
-                    raise ValueError(f"{name} must be positive, got {raw!r}")
-        return cls(**values)
+    def from_settings(cls, settings: Settings) -> JobConfig:
+        return cls(
+            lease_seconds=settings.job_lease_seconds,
+            poll_seconds=settings.job_poll_seconds,
+            retry_base_seconds=settings.job_retry_base_seconds,
+            retry_cap_seconds=settings.job_retry_cap_seconds,
+            workers=settings.job_workers,
+        )
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
@@ -131,6 +131,10 @@ class Queue:
     engine: sa.Engine
 
 
+class JobLost(Exception):
+    """The run was cancelled or taken over: it may record nothing more."""
+
+
 @dataclass
 class JobContext:
     """What a handler gets as `ctx`."""
@@ -143,9 +147,11 @@ class JobContext:
     catalog: Catalog
     databases: TenantDatabases
     db: TenantDB | None
+    settings: Settings | None
     _queue: Queue = field(repr=False)
     _claim: store.Claim = field(repr=False)
     _lease_seconds: float = field(repr=False)
+    results: dict[str, Any] = field(default_factory=dict)  # a workflow's step results so far
 
     @property
     def last_attempt(self) -> bool:
@@ -163,6 +169,29 @@ class JobContext:
         with self._queue.engine.connect() as conn:
             return not store.holds(conn, self._queue.table, self._claim)
 
+    def recorded_steps(self) -> list[dict[str, Any]] | None:
+        """A workflow's steps as the job row has them (None if it has none)."""
+        with self._queue.engine.connect() as conn:
+            job = store.get(conn, self._queue.table, self.job_id)
+        return job["steps"] if job else None
+
+    def record_steps(self, steps: list[dict[str, Any]], percent: int, message: str) -> None:
+        """Write a workflow's steps. For a tenant job this commits `ctx.db`'s open transaction
+        with them, so a step's writes and its "completed" land together; raises JobLost (after
+        rolling back) if the run no longer holds the job."""
+        queue, claim = self._queue, self._claim
+        if self.db is None:
+            with store.writing(queue.engine) as conn:
+                recorded = store.record_steps(conn, queue.table, claim, steps, percent, message)
+        else:
+            recorded = store.record_steps(self.db.conn, queue.table, claim, steps, percent, message)
+            if recorded:
+                self.db.commit()
+            else:
+                self.db.rollback()
+        if recorded is None:
+            raise JobLost(self.job_id)
+
 
 class JobManager:
     """Submits, runs, inspects and manages jobs for the host and every tenant.
@@ -171,26 +200,38 @@ class JobManager:
     """
 
     def __init__(
-        self, catalog: Catalog, databases: TenantDatabases, config: JobConfig | None = None
+        self,
+        catalog: Catalog,
+        databases: TenantDatabases,
+        config: JobConfig | None = None,
+        settings: Settings | None = None,
     ):
-        self.catalog, self.databases = catalog, databases
+        self.catalog, self.databases, self.settings = catalog, databases, settings
         self.config = config or JobConfig()
+        self.due_work = DueWork(catalog)
         self._busy, self._slots_lock = 0, threading.Lock()
         self.stopping = False  # set when shutdown interrupts a job: start nothing after that
 
     # -- submitting ------------------------------------------------------------------------
 
     def submit(
-        self, tenant_id: str, job_type: str, max_attempts: int = 3, **payload: Any
+        self,
+        tenant_id: str,
+        job_type: str,
+        max_attempts: int = 3,
+        submitted_by: str | None = None,
+        **payload: Any,
     ) -> tuple[str, BackgroundTask]:
-        """Create a tenant job and the task that runs it. Return the task from the route."""
-        return self._submit(tenant_id, job_type, max_attempts, payload)
+        """Create a tenant job and the task that runs it. Return the task from the route.
+        `submitted_by` is the user asking for it: they may see its details."""
+        job = self.new_job(job_type, payload, max_attempts, submitted_by=submitted_by)
+        return self._submit(tenant_id, job)
 
     def submit_system(
         self, job_type: str, max_attempts: int = 3, **payload: Any
     ) -> tuple[str, BackgroundTask]:
         """Create a host-level job (sys_jobs) and the task that runs it."""
-        return self._submit(None, job_type, max_attempts, payload)
+        return self._submit(None, self.new_job(job_type, payload, max_attempts))
 
     def enqueue(
         self,
@@ -202,27 +243,61 @@ class JobManager:
     ) -> str:
         """Create a job for the scheduler to run at `run_at` (a `stamp` time; default now).
         For callers with no response to attach a task to (CLI, other jobs, scheduled work)."""
-        check_submit(job_type, max_attempts)
+        job = self.new_job(job_type, payload, max_attempts)
         queue = self.queue(tenant_id)
         with store.writing(queue.engine) as conn:
-            return store.create(
-                conn, queue.table, job_type, payload, max_attempts=max_attempts, run_at=run_at
-            )
+            return self.create_pending(conn, tenant_id, job, run_at)
 
-    def _submit(
-        self, tenant_id: str | None, job_type: str, max_attempts: int, payload: dict[str, Any]
-    ) -> tuple[str, BackgroundTask]:
-        check_submit(job_type, max_attempts)
+    def new_job(
+        self,
+        job_type: str,
+        payload: dict[str, Any],
+        max_attempts: int = 3,
+        *,
+        job_id: str | None = None,
+        submitted_by: str | None = None,
+    ) -> store.NewJob:
+        """A job to create, checked: its handler exists; a workflow gets its steps listed."""
+        handler = HANDLERS.get(job_type)
+        if handler is None:
+            raise LookupError(f"no handler is registered for job type {job_type!r}")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        steps = getattr(handler, "initial_steps", None)  # a Workflow (app/work/workflow.py)
+        return store.NewJob(
+            job_type,
+            payload,
+            max_attempts,
+            job_id=job_id or new_id(),
+            steps=steps() if steps else None,
+            submitted_by=submitted_by,
+        )
+
+    def create_pending(
+        self, conn: sa.Connection, tenant_id: str | None, job: store.NewJob, run_at: str | None
+    ) -> str:
+        """Insert a pending job on `conn`, in the caller's transaction; its index entry is
+        written (and committed) first, so the job can never be without one."""
+        if tenant_id is not None:
+            self.due_work.announce(tenant_id, "job", job.job_id, run_at or now(), 1)
+        return store.create(conn, _table(tenant_id), job, run_at)
+
+    def create_claimed(
+        self, conn: sa.Connection, tenant_id: str | None, job: store.NewJob
+    ) -> store.Claim:
+        """Insert a job claimed for its first attempt on `conn`, in the caller's transaction
+        (the webhook receiver stores its event with it); run it with `background(...)`. Its
+        index entry, due when the lease ends, is written first."""
+        lease_seconds = self.config.lease_seconds
+        if tenant_id is not None:
+            lease_end = from_now(seconds=lease_seconds)  # before the row's own: never later
+            self.due_work.announce(tenant_id, "job", job.job_id, lease_end, 1)
+        return store.create_claimed(conn, _table(tenant_id), job, lease_seconds)
+
+    def _submit(self, tenant_id: str | None, job: store.NewJob) -> tuple[str, BackgroundTask]:
         queue = self.queue(tenant_id)
         with store.writing(queue.engine) as conn:
-            claim = store.create_claimed(
-                conn,
-                queue.table,
-                job_type,
-                payload,
-                max_attempts=max_attempts,
-                lease_seconds=self.config.lease_seconds,
-            )
+            claim = self.create_claimed(conn, tenant_id, job)
         return claim.job_id, self.background(tenant_id, claim)
 
     def background(self, tenant_id: str | None, claim: store.Claim) -> BackgroundTask:
@@ -251,27 +326,80 @@ class JobManager:
             return store.listing(conn, queue.table, job_type=job_type, status=status, limit=limit)
 
     def cancel(self, tenant_id: str | None, job_id: str) -> bool:
-        """Cancel a pending or running job; False if it had already finished or is unknown."""
+        """Cancel a pending or running job; False if it had already finished or is unknown.
+        Its index entry stays until a scheduler finds the job finished (tenants/due.py)."""
         queue = self.queue(tenant_id)
         with store.writing(queue.engine) as conn:
             return store.cancel(conn, queue.table, job_id)
 
     def retry(self, tenant_id: str | None, job_id: str) -> BackgroundTask | None:
         """Run a failed or cancelled job again with fresh attempts; None if it is neither."""
-        queue = self.queue(tenant_id)
-        with store.writing(queue.engine) as conn:
-            claim = store.restart(conn, queue.table, job_id, self.config.lease_seconds)
+        with store.writing(self.queue(tenant_id).engine) as conn:
+            claim = self.restart(conn, tenant_id, job_id)
         return self.background(tenant_id, claim) if claim else None
+
+    def restart(
+        self, conn: sa.Connection, tenant_id: str | None, job_id: str
+    ) -> store.Claim | None:
+        """Fresh attempts for a failed or cancelled job, claimed for the first one, on `conn`
+        in the caller's transaction (announced in the index first); None if it is neither."""
+        lease = self.config.lease_seconds
+        return self._bring_forward(
+            conn,
+            tenant_id,
+            job_id,
+            from_now(seconds=lease),
+            lambda revision: store.restart(conn, _table(tenant_id), job_id, lease, revision),
+        )
+
+    def requeue(self, tenant_id: str | None, job_id: str) -> bool:
+        """Give a failed or cancelled job fresh attempts for any process's scheduler to run
+        (the CLI's retry); False if it is neither."""
+        with store.writing(self.queue(tenant_id).engine) as conn:
+            return bool(
+                self._bring_forward(
+                    conn,
+                    tenant_id,
+                    job_id,
+                    now(),
+                    lambda revision: store.requeue(conn, _table(tenant_id), job_id, revision),
+                )
+            )
+
+    # -- the due-work index ----------------------------------------------------------------
+
+    def _bring_forward(
+        self,
+        conn: sa.Connection,
+        tenant_id: str | None,
+        job_id: str,
+        due_at: str,
+        change: Callable[[int | None], T],
+    ) -> T:
+        """Apply `change`, which makes the job due at `due_at` (sooner than it was), on `conn`:
+        for a tenant job, announced in the index first (tenants/due.py), then applied at the
+        revision announced. System jobs are found in sys_jobs itself."""
+        if tenant_id is None:
+            return change(None)
+        return self.due_work.bring_forward(conn, tenant_id, "job", job_id, due_at, change)
+
+    def _settle(self, queue: Queue, job_id: str, due_at: str | None, revision: int | None) -> None:
+        """After a committed change that made the job due later (or never), tell the index."""
+        if queue.tenant_id is not None and revision is not None:
+            _after_the_fact(
+                self.due_work.settle, queue.tenant_id, "job", job_id, Due(due_at, revision)
+            )
 
     # -- running ---------------------------------------------------------------------------
 
     def queue(self, tenant_id: str | None) -> Queue:
         if tenant_id is None:
-            return Queue(None, "sys_jobs", self.catalog.engine)
+            return Queue(None, _table(None), self.catalog.engine)
         with self.databases.handle(tenant_id) as db:  # the cached engine; no connection used
-            return Queue(tenant_id, "tenant_jobs", db.engine)
+            return Queue(tenant_id, _table(tenant_id), db.engine)
 
     def due(self, tenant_id: str | None, limit: int) -> list[str]:
+        """Ids of the jobs of one queue that may be claimed now (read from the queue itself)."""
         queue = self.queue(tenant_id)
         with queue.engine.connect() as conn:
             return store.due(conn, queue.table, limit)
@@ -296,11 +424,14 @@ class JobManager:
         with self._slots_lock:
             self._busy -= 1
 
-    async def claim_and_run(self, tenant_id: str | None, job_id: str) -> str | None:
+    async def claim_and_run(
+        self, tenant_id: str | None, job_id: str, entry: Entry | None = None
+    ) -> str | None:
         """Claim a due job and run it in a slot the caller reserved; None if another
-        process (or run) got the job first."""
+        process (or run) got the job first. `entry` is the index entry that pointed at a
+        tenant job: it is corrected to what the job's row says once the claim is decided."""
         try:
-            claim = await anyio.to_thread.run_sync(self._claim, tenant_id, job_id)
+            claim = await anyio.to_thread.run_sync(self._claim, tenant_id, job_id, entry)
         except BaseException:
             self._release_slot()
             raise
@@ -309,10 +440,13 @@ class JobManager:
             return None
         return await self._run_in_slot(tenant_id, claim)
 
-    def _claim(self, tenant_id: str | None, job_id: str) -> store.Claim | None:
+    def _claim(self, tenant_id: str | None, job_id: str, entry: Entry | None) -> store.Claim | None:
         queue = self.queue(tenant_id)
         with store.writing(queue.engine) as conn:
-            return store.claim(conn, queue.table, job_id, self.config.lease_seconds)
+            claim = store.claim(conn, queue.table, job_id, self.config.lease_seconds)
+        if entry is not None:
+            _after_the_fact(self.due_work.reconcile, entry, queue.engine, self.config.lease_seconds)
+        return claim
 
     async def run(self, tenant_id: str | None, claim: store.Claim) -> str:
         """Run one claimed attempt (what the BackgroundTask does) and record its outcome:
@@ -327,7 +461,13 @@ class JobManager:
     def _hand_back(self, tenant_id: str | None, claim: store.Claim) -> None:
         queue = self.queue(tenant_id)
         with store.writing(queue.engine) as conn:
-            store.release(conn, queue.table, claim)
+            self._bring_forward(
+                conn,
+                tenant_id,
+                claim.job_id,
+                now(),
+                lambda revision: store.release(conn, queue.table, claim, revision),
+            )
 
     async def _run_in_slot(self, tenant_id: str | None, claim: store.Claim) -> str:
         heartbeat = asyncio.create_task(self._renew_lease(tenant_id, claim))
@@ -369,6 +509,8 @@ class JobManager:
         try:
             try:
                 return self._complete(ctx, handler(ctx, **claim.payload))
+            except JobLost:
+                return "lost"
             except Exception as error:  # any failure of the handler is a failed attempt
                 return self._fail(ctx, error)
         finally:
@@ -383,6 +525,8 @@ class JobManager:
             try:
                 result = await handler(ctx, **claim.payload)
                 return await anyio.to_thread.run_sync(self._complete, ctx, result)
+            except JobLost:
+                return "lost"
             except Exception as error:
                 return await anyio.to_thread.run_sync(self._fail, ctx, error)
         finally:
@@ -399,6 +543,7 @@ class JobManager:
             catalog=self.catalog,
             databases=self.databases,
             db=self.databases.handle(tenant_id) if tenant_id else None,
+            settings=self.settings,
             _queue=self.queue(tenant_id),
             _claim=claim,
             _lease_seconds=self.config.lease_seconds,
@@ -412,11 +557,13 @@ class JobManager:
         if ctx.db is None:
             with store.writing(queue.engine) as conn:
                 return "completed" if store.complete(conn, queue.table, claim, result) else "lost"
-        if store.complete(ctx.db.conn, queue.table, claim, result):
-            ctx.db.commit()
-            return "completed"
-        ctx.db.rollback()  # cancelled or taken over meanwhile: apply none of this run
-        return "lost"
+        revision = store.complete(ctx.db.conn, queue.table, claim, result)
+        if revision is None:
+            ctx.db.rollback()  # cancelled or taken over meanwhile: apply none of this run
+            return "lost"
+        ctx.db.commit()
+        self._settle(queue, claim.job_id, None, revision)
+        return "completed"
 
     def _fail(self, ctx: JobContext, error: Exception) -> str:
         log.warning(
@@ -430,16 +577,22 @@ class JobManager:
         if ctx.db is not None:
             ctx.db.close()  # roll back the handler's writes (and release SQLite's lock)
         queue, claim = ctx._queue, ctx._claim
-        retry_at = None
-        if not claim.last_attempt:
-            retry_at = from_now(seconds=self.config.backoff(claim.attempt))
+        message = f"{type(error).__name__}: {error}"
+        if claim.last_attempt:
+            with store.writing(queue.engine) as conn:
+                revision = store.fail(conn, queue.table, claim, message, None)
+            self._settle(queue, claim.job_id, None, revision)
+            return "failed" if revision else "lost"
+        retry_at = from_now(seconds=self.config.backoff(claim.attempt))
         with store.writing(queue.engine) as conn:
-            recorded = store.fail(
-                conn, queue.table, claim, f"{type(error).__name__}: {error}", retry_at
+            recorded = self._bring_forward(
+                conn,
+                queue.tenant_id,
+                claim.job_id,
+                retry_at,
+                lambda revision: store.fail(conn, queue.table, claim, message, retry_at, revision),
             )
-        if not recorded:
-            return "lost"
-        return "failed" if retry_at is None else "pending"
+        return "pending" if recorded else "lost"
 
     async def _renew_lease(self, tenant_id: str | None, claim: store.Claim) -> None:
         while True:
@@ -454,42 +607,38 @@ class JobManager:
 
     def _extend(self, tenant_id: str | None, claim: store.Claim) -> bool:
         queue = self.queue(tenant_id)
+        lease_end = from_now(seconds=self.config.lease_seconds)  # before the row's own
         with store.writing(queue.engine) as conn:
-            return store.extend(conn, queue.table, claim, self.config.lease_seconds)
+            revision = store.extend(conn, queue.table, claim, self.config.lease_seconds)
+        self._settle(queue, claim.job_id, lease_end, revision)
+        return revision is not None
+
+
+def _table(tenant_id: str | None) -> str:
+    return "sys_jobs" if tenant_id is None else "tenant_jobs"
+
+
+def _after_the_fact(correct: Callable[..., Any], *args: Any) -> None:
+    """Push an index entry back after a committed change. If that fails the entry is only
+    early, which the next scheduler to find it corrects: log it, never fail the job for it."""
+    try:
+        correct(*args)
+    except Exception:
+        log.warning("could not update the due-work index; a scheduler will", exc_info=True)
 
 
 def _unregistered(ctx: JobContext, **payload: Any) -> None:
     raise LookupError(f"no handler is registered for job type {ctx.job_type!r}")
 
 
-def check_submit(job_type: str, max_attempts: int) -> None:
-    if job_type not in HANDLERS:
-        raise LookupError(f"no handler is registered for job type {job_type!r}")
-    if max_attempts < 1:
-        raise ValueError("max_attempts must be at least 1")
-
-
 _create_lock = threading.Lock()
 
 
 def job_manager(app: Any) -> JobManager:
-    """The app's JobManager (`app.state.jobs`), made on first use from the environment."""
+    """The app's JobManager (`app.state.jobs`), made on first use from the app's settings."""
     with _create_lock:
         if getattr(app.state, "jobs", None) is None:
             state = app.state
-            state.jobs = JobManager(state.catalog, state.databases, JobConfig.from_env())
+            config = JobConfig.from_settings(state.settings)
+            state.jobs = JobManager(state.catalog, state.databases, config, state.settings)
     return app.state.jobs
-
-
-@asynccontextmanager
-async def background_lifespan(app: Any):
-    """Run the scheduler for the app's lifetime: recovery of left-over jobs at startup, then
-    due retries and abandoned jobs every JOB_POLL_SECONDS."""
-    manager = job_manager(app)
-    scheduler = Scheduler(manager, manager.config.poll_seconds)
-    scheduler.start()
-    app.state.scheduler = scheduler
-    try:
-        yield
-    finally:
-        await scheduler.stop()
