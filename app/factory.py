@@ -10,7 +10,9 @@ from starlette.staticfiles import StaticFiles
 
 from app.lib.blog import Blog
 from app.routes import ROUTERS
+from app.routes.api import api
 from app.settings import Settings, load_settings, secret_key
+from app.telemetry.metrics import ENGINES, process_stopped
 from app.ui.layout import APP_NAME
 from app.web.access import Access
 from app.web.edge import Edge
@@ -23,6 +25,7 @@ from app.work import email as email_jobs
 from app.work.handlers import register_handlers
 from app.work.periodic import every
 from app.work.scheduler import background_lifespan
+from tenants.api_keys import ApiKeys
 from tenants.catalog import Catalog
 from tenants.engines import is_sqlite
 from tenants.routing import TenantDatabases
@@ -45,8 +48,10 @@ async def _lifespan(app: SaasApp):
         background_lifespan(app),  # job scheduler (due jobs and syncs) and recovery
         # thousands of rarely used tenants must not each keep connections open
         every(60, lambda: databases.close_idle(idle_seconds), "closing idle tenant pools"),
+        every(15, lambda: ENGINES.set(len(databases)), "counting tenant engines"),
     ):
         yield
+    process_stopped()
     app.state.databases.dispose()
     app.state.catalog.dispose()
 
@@ -71,6 +76,10 @@ def open_data_layer(settings: Settings) -> tuple[Catalog, TenantDatabases]:
 def create_app(settings: Settings | None = None) -> SaasApp:
     settings = settings or load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.sentry_dsn:  # without a DSN the SDK is never imported
+        from app.telemetry import sentry
+
+        sentry.init(settings)
     catalog, databases = open_data_layer(settings)
     catalog.migrate()
     register_handlers()
@@ -98,11 +107,12 @@ def create_app(settings: Settings | None = None) -> SaasApp:
     state = app.state
     state.settings, state.catalog, state.access, state.secret_key = settings, catalog, access, key
     state.databases = databases
+    state.api, state.api_keys = api, ApiKeys(catalog)  # the REST API (app/routes/api.py)
     # SQLite reads take microseconds and never wait: run them on the loop (app/web/mount.py)
     state.reads_on_loop = is_sqlite(settings.database_url) and is_sqlite(
         settings.tenant_database_url
     )
-    state.limits = RateLimits(settings)
+    state.limits = RateLimits(settings, catalog.engine)
     state.oauth = register_oidc(settings, catalog)
     state.blog = Blog(settings.blog_dir)
     state.blog.refresh()  # parse every post now: bad front matter is logged at startup

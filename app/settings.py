@@ -79,6 +79,14 @@ class Settings:
     job_retry_cap_seconds: float = 600.0
     job_workers: int = 8
     webhook_max_body_bytes: int = 1024 * 1024
+    # The REST API, outbound webhooks and telemetry (issue 14).
+    rate_limit_api: Rate | None = (600, 60)
+    outbound_timeout_seconds: float = 10.0
+    outbound_attempts: int = 8
+    outbound_retry_base_seconds: float = 15.0
+    outbound_disable_after: int = 5
+    metrics_token: str = ""
+    sentry_dsn: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -243,6 +251,17 @@ def load_settings(
         job_retry_cap_seconds=_seconds(values, "JOB_RETRY_CAP_SECONDS", 600.0, problems),
         job_workers=_int(values, "JOB_WORKERS", 8, problems),
         webhook_max_body_bytes=_int(values, "WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, problems),
+        rate_limit_api=_rate(values, "RATE_LIMIT_API", (600, 60), problems),
+        outbound_timeout_seconds=_seconds(
+            values, "OUTBOUND_WEBHOOK_TIMEOUT_SECONDS", 10.0, problems
+        ),
+        outbound_attempts=_int(values, "OUTBOUND_WEBHOOK_ATTEMPTS", 8, problems),
+        outbound_retry_base_seconds=_seconds(
+            values, "OUTBOUND_WEBHOOK_RETRY_BASE_SECONDS", 15.0, problems
+        ),
+        outbound_disable_after=_int(values, "OUTBOUND_WEBHOOK_DISABLE_AFTER", 5, problems),
+        metrics_token=values.get("METRICS_TOKEN", "").strip(),
+        sentry_dsn=values.get("SENTRY_DSN", "").strip(),
     )
     if settings.log_level not in LOG_LEVELS:
         problems.append(
@@ -312,6 +331,8 @@ def _production_problems(s: Settings) -> list[str]:
         problems.append(f"BASE_URL must be https in production, got {s.base_url!r}")
     if urlsplit(s.oidc_metadata_url).scheme != "https":
         problems.append("OIDC_METADATA_URL must be https in production")
+    if s.metrics_token and len(s.metrics_token) < 32:
+        problems.append("METRICS_TOKEN is shorter than 32 characters")
     if any(network.prefixlen == 0 for network in s.trusted_proxies):
         problems.append("TRUSTED_PROXIES must not trust every address (anyone could fake their IP)")
     return problems

@@ -3,10 +3,11 @@
 Every signed-in request needs its session, user, current tenant and membership: one catalog
 query joining four tables. Here the answer is kept per session, and trusted only while the
 catalog's auth epoch (core_auth_epoch) is unchanged. The epoch moves in the same transaction
-as every write to core_sessions, core_memberships, core_tenants or core_users made through
-the catalog's engine (a hook on the engine bumps it, so no code path can forget to), except
-the once-a-minute `last_seen_at` touch, which opts out. Sign-out, removal, a role change,
-suspension, a rename, a tenant switch: the next request, in any process, sees it.
+as every write to core_sessions, core_memberships, core_tenants, core_users or core_api_keys
+made through the catalog's engine (a hook on the engine bumps it, so no code path can forget
+to), except the once-a-minute `last_seen_at` (and API keys' `last_used_at`) touch, which
+opts out. Sign-out, removal, a role change, suspension, a rename, a tenant switch, a revoked
+API key: the next request, in any process, sees it.
 
 Learning the epoch costs little: on SQLite, `PRAGMA data_version` on a connection of our own
 tells whether any connection committed anything to the file since we last looked (a few
@@ -31,7 +32,7 @@ from tenants.engines import sqlite_path
 
 AUTH_TABLES = re.compile(
     r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"
-    r"(?:core_sessions|core_memberships|core_tenants|core_users)\b",
+    r"(?:core_sessions|core_memberships|core_tenants|core_users|core_api_keys)\b",
     re.IGNORECASE,
 )
 BUMP = "UPDATE core_auth_epoch SET n = n + 1 WHERE id = 1"

@@ -10,6 +10,9 @@ from fasthtml.common import APIRouter
 from app.routes import (
     account,
     account_lifecycle,
+    api,
+    api_docs,
+    api_keys,
     audit,
     auth,
     blog,
@@ -19,7 +22,9 @@ from app.routes import (
     invitations,
     jobs,
     members,
+    metrics,
     notes,
+    outbound_webhooks,
     outbox,
     public,
     settings,
@@ -52,8 +57,14 @@ def ROUTERS(config: Settings) -> list[tuple[str, APIRouter]]:
         ("tenant", jobs.rt),
         ("tenant", webhook_settings.rt),
         ("tenant", sync.rt),
+        ("tenant", api_keys.rt),
+        ("tenant", outbound_webhooks.rt),
         ("webhook", webhooks.rt),
+        ("api", api.rt),
+        ("public", api_docs.rt),
     ]
+    if config.metrics_token:  # without a token there is no /metrics at all
+        routers.append(("public", metrics.rt))
     if not config.is_production:  # these do not exist in production at all
         routers.append(("signed_in", outbox.rt))
     if config.dev_login_enabled:

@@ -77,6 +77,8 @@ SETTINGS_TABS = (
     ("General", "/settings"),
     ("Team", "/settings/team"),
     ("Webhooks", "/settings/webhooks"),
+    ("Outbound webhooks", "/settings/outbound-webhooks"),
+    ("API keys", "/settings/api-keys"),
     ("Danger zone", "/settings/danger"),
 )
 

@@ -6,7 +6,8 @@ body no larger than MAX_BODY_BYTES (declared or streamed); the session from its 
 rate limits. Out, on the response's first message: the request's tenant writes committed
 (rolled back on an error) and its connection back in the pool, before the body is sent and
 before any background task runs; security headers, the request id and, only if the session
-changed, its cookie.
+changed, its cookie. On the last body message: the request counted in the metrics, by route
+template and status, with its latency (app/telemetry/metrics.py).
 
 It is one pure-ASGI layer instead of six because each layer costs a call chain per request
 (the stack of six cost as much as a whole hello-world request).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +28,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.settings import Settings
+from app.telemetry.metrics import UNMATCHED, observe_request
 from app.web.client_ip import client_ip
 from app.web.ratelimit import RateLimits
 from app.web.request_id import start_request
@@ -63,6 +66,7 @@ class Edge:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        arrived = time.perf_counter()
         wanted = {b"host": b"", b"cookie": b"", b"content-length": b"", b"x-request-id": b""}
         forwarded = []
         for key, value in scope["headers"]:
@@ -101,11 +105,21 @@ class Edge:
                 cookie = self.sessions.header(before, scope["session"])
                 if cookie is not None:
                     headers.append((b"set-cookie", cookie))
-                started.append(True)
+                started.append(message["status"])
+            elif not message.get("more_body"):  # the last of the body: the request is answered
+                route = scope.get("route")
+                status = started[0] if started else 500
+                path = route.path if route is not None else UNMATCHED
+                observe_request(path, scope["method"], status, time.perf_counter() - arrived)
             await send(message)
 
-        started: list[bool] = []
-        refusal = self._refusal(scope, wanted[b"host"], wanted[b"content-length"], session)
+        started: list[int] = []  # the response's status, once it started
+        refusal = self._refusal(scope, wanted[b"host"], wanted[b"content-length"])
+        if refusal is None and (wait := await self.limits.check(scope, session)) > 0:
+            seconds = math.ceil(wait)
+            refusal = self._error(
+                429, f"Too many requests. Try again in {seconds} seconds.", seconds
+            )
         try:
             if refusal is not None:
                 return await refusal(scope, receive, send_out)
@@ -118,8 +132,8 @@ class Edge:
         finally:
             _release(scope)
 
-    def _refusal(self, scope: Scope, host: bytes, length: bytes, session: dict):
-        """An ASGI app answering a request refused at the edge, or None to let it in."""
+    def _refusal(self, scope: Scope, host: bytes, length: bytes):
+        """An ASGI app answering a request refused at the edge (rate limits aside), or None."""
         if self.hosts is not None and _hostname(host) not in self.hosts:
             return self._error(400, "This server does not answer for that host name.")
         if CONTROL.search(scope["path"]) or ENCODED_CONTROL.search(scope["query_string"]):
@@ -132,10 +146,6 @@ class Edge:
             return RedirectResponse(target, status_code=308)
         if length.isdigit() and int(length) > self.max_body:
             return self._error(413, BODY_TOO_LARGE)
-        wait = self.limits.wait(scope, session)
-        if wait > 0:
-            seconds = math.ceil(wait)
-            return self._error(429, f"Too many requests. Try again in {seconds} seconds.", seconds)
         return None
 
     def _error(self, status: int, message: str, retry_after: int | None = None):

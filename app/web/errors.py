@@ -12,6 +12,7 @@ from fasthtml.common import HttpHeader
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from app.api.problems import from_exception, is_api
 from app.ui.components import Toasts
 from app.ui.layout import ErrorPage
 
@@ -19,12 +20,15 @@ log = logging.getLogger(__name__)
 
 _HEADINGS = {
     400: ("Bad request", "The request could not be understood."),
+    401: ("Not signed in", "This needs credentials."),
     403: ("Not allowed", "You do not have access to this."),
     404: ("Not found", "There is nothing here."),
     405: ("Not allowed", "That method is not allowed here."),
     409: ("Conflict", "That clashes with the current state. Reload and try again."),
     410: ("Gone", "This link is no longer valid."),
     413: ("Too large", "The request body is too large."),
+    415: ("Unsupported", "That content type is not accepted here."),
+    422: ("Invalid", "The request was understood but its content is not valid."),
     429: ("Slow down", "Too many requests. Try again in a moment."),
     500: ("Something went wrong", "The error was logged. Please try again."),
 }
@@ -36,9 +40,15 @@ def _handler(status: int):
     def handle(req: Request, exc: Exception):
         if status == 500 and not isinstance(exc, HTTPException):
             log.error("unhandled error on %s %s", req.method, req.url.path, exc_info=exc)
+            if req.app.state.settings.sentry_dsn:  # only then is the SDK imported at all
+                from app.telemetry.sentry import report
+
+                report(req, exc)
         db = getattr(req.scope.get("auth"), "db", None)
         if db is not None:  # the handler raised: none of its tenant writes land
             db.rollback()
+        if is_api(req.url.path):  # the REST API answers in one format, RFC 9457
+            return from_exception(req.url.path, status, exc, default)
         detail = getattr(exc, "detail", None) if isinstance(exc, HTTPException) else None
         # Starlette's default detail is just the status phrase; ours are sentences.
         message = detail if detail and detail.endswith(".") else default

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from app.api.keys import authenticate_key
 from app.web.security import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, csrf_valid
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -28,6 +29,9 @@ TOUCH_SECONDS = 60  # write last_seen at most once a minute per session
 async def guard(req: Request, sess):
     """The one Beforeware: what a request needs depends on its route's access class."""
     access = req.app.state.access.of(req.scope)
+    if access == "api":  # a key, never a cookie; no CSRF token (nothing a browser sends)
+        await authenticate_key(req)
+        return None
     if access != "webhook":  # machines sign their requests instead
         await _check_csrf(req)
     if access in ("public", "webhook"):

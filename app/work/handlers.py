@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from app.syncs.jobs import SYNC_JOB
 from app.syncs.runner import run_sync
+from app.webhooks import outbound
 from app.webhooks.inbound import PROCESS_JOB, WebhookHandler, process_event, webhook_handler
 from app.work import email, lifecycle
 from app.work.jobs import Handler, job_handler
@@ -20,6 +21,7 @@ JOBS: dict[str, Handler] = {
     SYNC_JOB: run_sync,
     lifecycle.EXPORT_JOB: lifecycle.build_export,
     lifecycle.PURGE_JOB: lifecycle.purge_tenant,
+    outbound.DELIVER_JOB: outbound.deliver,
 }
 
 

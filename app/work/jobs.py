@@ -70,6 +70,7 @@ import anyio
 import sqlalchemy as sa
 from starlette.background import BackgroundTask
 
+from app.telemetry.metrics import JOBS
 from tenants import jobs as store
 from tenants.catalog import Catalog
 from tenants.due import Due, DueWork, Entry
@@ -152,6 +153,9 @@ class JobContext:
     _claim: store.Claim = field(repr=False)
     _lease_seconds: float = field(repr=False)
     results: dict[str, Any] = field(default_factory=dict)  # a workflow's step results so far
+    # The manager running it: a job may queue more work in its own unit of work with
+    # `ctx.manager.create_pending(ctx.db.conn, ...)`, or system jobs with `enqueue`.
+    manager: JobManager | None = field(default=None, repr=False)
 
     @property
     def last_attempt(self) -> bool:
@@ -470,6 +474,11 @@ class JobManager:
             )
 
     async def _run_in_slot(self, tenant_id: str | None, claim: store.Claim) -> str:
+        outcome = await self._attempt_in_slot(tenant_id, claim)
+        JOBS.labels(claim.job_type, outcome).inc()
+        return outcome
+
+    async def _attempt_in_slot(self, tenant_id: str | None, claim: store.Claim) -> str:
         heartbeat = asyncio.create_task(self._renew_lease(tenant_id, claim))
         try:
             handler = HANDLERS.get(claim.job_type, _unregistered)
@@ -547,6 +556,7 @@ class JobManager:
             _queue=self.queue(tenant_id),
             _claim=claim,
             _lease_seconds=self.config.lease_seconds,
+            manager=self,
         )
 
     def _complete(self, ctx: JobContext, result: Any) -> str:
@@ -583,7 +593,7 @@ class JobManager:
                 revision = store.fail(conn, queue.table, claim, message, None)
             self._settle(queue, claim.job_id, None, revision)
             return "failed" if revision else "lost"
-        retry_at = from_now(seconds=self.config.backoff(claim.attempt))
+        retry_at = from_now(seconds=self._backoff(claim))
         with store.writing(queue.engine) as conn:
             recorded = self._bring_forward(
                 conn,
@@ -593,6 +603,12 @@ class JobManager:
                 lambda revision: store.fail(conn, queue.table, claim, message, retry_at, revision),
             )
         return "pending" if recorded else "lost"
+
+    def _backoff(self, claim: store.Claim) -> float:
+        """Seconds before the next attempt: the handler's own `retry_delay(attempt, settings)`
+        if it has one (outbound webhooks retry over a day), else the configured backoff."""
+        own = getattr(HANDLERS.get(claim.job_type), "retry_delay", None)
+        return own(claim.attempt, self.settings) if own else self.config.backoff(claim.attempt)
 
     async def _renew_lease(self, tenant_id: str | None, claim: store.Claim) -> None:
         while True:

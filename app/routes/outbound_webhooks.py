@@ -1,0 +1,289 @@
+"""Settings → Outbound webhooks: URLs this workspace wants events posted to, and the log.
+
+Registering asks for a URL and the event types (the registry in app/webhooks/outbound.py);
+the signing secret is shown once. The log lists recent deliveries with their status, the
+last answer's code and duration, and a button to send one again. Roles with
+`webhooks.manage` register, turn on and off, delete and replay; everyone sees the page.
+Every id in a path is looked up in this workspace's own database, so another workspace's
+ids are not found (404).
+"""
+
+from __future__ import annotations
+
+from fasthtml.common import (
+    H1,
+    H2,
+    H3,
+    APIRouter,
+    Article,
+    Button,
+    Code,
+    Div,
+    Fieldset,
+    Form,
+    Input,
+    Label,
+    Legend,
+    P,
+    Pre,
+    Script,
+    Section,
+    Small,
+    Strong,
+    Table,
+    Tbody,
+    Td,
+    Th,
+    Thead,
+    Tr,
+)
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from app.ui.components import SettingsTabs, Toasts, When
+from app.ui.layout import Page
+from app.web.audit import record
+from app.web.permissions import can, require
+from app.webhooks import outbound
+from app.work.jobs import job_manager
+
+rt = APIRouter()
+BASE = "/settings/outbound-webhooks"
+PANEL = "#outbound-panel"
+SHOWN = 20
+
+
+def Action(label: str, path: str, **kw):
+    return Button(label, hx_post=path, hx_target=PANEL, hx_swap="outerHTML", **kw)
+
+
+def EndpointCard(endpoint: dict, can_manage: bool):
+    base = f"{BASE}/{endpoint['id']}"
+    enabled = endpoint["status"] == "enabled"
+    toggle = (
+        Action("Turn off", f"{base}/disable", cls="secondary outline small")
+        if enabled
+        else Action("Turn on", f"{base}/enable", cls="outline small")
+    )
+    delete = Action(
+        "Delete",
+        f"{base}/delete",
+        hx_confirm="The endpoint and its delivery log will be deleted. Delete it?",
+        cls="secondary outline small",
+    )
+    return Section(
+        H3(Code(endpoint["url"])),
+        P(
+            Small(endpoint["description"] + " · ") if endpoint["description"] else "",
+            Small(", ".join(endpoint["event_types"])),
+        ),
+        P(
+            Strong("on") if enabled else Strong("off", cls="error"),
+            Small(f" · {endpoint['disabled_reason']}") if endpoint["disabled_reason"] else "",
+        ),
+        Div(toggle, delete, cls="inline-form") if can_manage else "",
+    )
+
+
+def EndpointForm(values: dict | None = None, errors: dict | None = None):
+    values, errors = values or {}, errors or {}
+    chosen = set(values.get("events", []))
+
+    def problem(name: str):
+        return Small(errors[name], cls="error") if name in errors else ""
+
+    return Form(
+        Label(
+            "URL",
+            Input(
+                name="url",
+                type="url",
+                value=values.get("url", ""),
+                maxlength=outbound.URL_MAX,
+                placeholder="https://example.com/webhooks",
+                aria_invalid="true" if "url" in errors else None,
+            ),
+            problem("url"),
+        ),
+        Label(
+            "Description",
+            Input(
+                name="description",
+                value=values.get("description", ""),
+                maxlength=outbound.DESCRIPTION_MAX,
+                placeholder="Optional",
+            ),
+            problem("description"),
+        ),
+        Fieldset(
+            Legend("Events"),
+            *[
+                Label(
+                    Input(type="checkbox", name="events", value=name, checked=name in chosen),
+                    Code(name),
+                    Small(f" {event.description}"),
+                )
+                for name, event in outbound.EVENTS.items()
+            ],
+            problem("events"),
+        ),
+        Button("Add endpoint", type="submit"),
+        hx_post=BASE,
+        hx_target=PANEL,
+        hx_swap="outerHTML",
+        id="outbound-form",
+    )
+
+
+def DeliveryRow(delivery: dict, can_manage: bool):
+    status = delivery["status"]
+    replay = Action(
+        "Send again", f"{BASE}/deliveries/{delivery['id']}/replay", cls="secondary outline small"
+    )
+    duration = f"{delivery['duration_ms']} ms" if delivery["duration_ms"] is not None else ""
+    return Tr(
+        Td(When(delivery["created_at"])),
+        Td(Code(delivery["event_type"])),
+        Td(Small(delivery["url"])),
+        Td(Strong(status) if status == "failed" else status, Small(f" ({delivery['attempts']})")),
+        Td(str(delivery["response_status"] or "")),
+        Td(duration),
+        Td(Small(delivery["error"] or "", cls="error")),
+        Td(replay if can_manage and status != "pending" else ""),
+    )
+
+
+def DeliveryLog(deliveries: list[dict], can_manage: bool):
+    if not deliveries:
+        return P("No deliveries yet.", cls="muted")
+    headings = ("Made", "Event", "URL", "Status (attempts)", "Code", "Took", "Error", "")
+    return Table(
+        Thead(Tr(*[Th(h) for h in headings])),
+        Tbody(*[DeliveryRow(d, can_manage) for d in deliveries]),
+    )
+
+
+def OutboundPanel(auth, form=None):
+    can_manage = can(auth, "webhooks", "manage")
+    endpoints = outbound.endpoints(auth.db)
+    return Article(
+        H2("Outbound webhooks"),
+        P(
+            "We POST events to these URLs, signed per the Standard Webhooks specification"
+            " (webhook-id, webhook-timestamp, webhook-signature), retrying for about a day."
+        ),
+        *[EndpointCard(e, can_manage) for e in endpoints],
+        (form or EndpointForm()) if can_manage else "",
+        H3("Delivery log"),
+        DeliveryLog(outbound.deliveries(auth.db, SHOWN), can_manage),
+        id="outbound-panel",
+    )
+
+
+def ShownSecret(secret: str):
+    return Article(
+        Strong("Copy the signing secret now: it will not be shown again."),
+        P(Button("Copy", type="button", data_copy="new-signing-secret", cls="secondary small")),
+        Pre(Code(secret, id="new-signing-secret")),
+        Button("I have stored it: dismiss", type="button", data_dismiss="shown-secret"),
+        id="shown-secret",
+        hx_swap_oob="true",
+    )
+
+
+def _endpoint(auth, endpoint_id: str) -> dict:
+    found = outbound.endpoint(auth.db, endpoint_id)
+    if found is None:
+        raise HTTPException(404)
+    return found
+
+
+@rt.get(BASE)
+def outbound_page(req: Request, auth):
+    return Page(
+        req,
+        "Outbound webhooks",
+        H1("Settings"),
+        SettingsTabs(BASE),
+        Div(id="shown-secret"),
+        OutboundPanel(auth),
+        Script(src="/static/copy.js", defer=True),
+    )
+
+
+def _checked(req: Request, url: str, description: str, events: list) -> tuple[dict, dict]:
+    values = {
+        "url": url.strip(),
+        "description": description.strip(),
+        "events": [e for e in events if isinstance(e, str)],
+    }
+    errors = {}
+    if not values["url"]:
+        errors["url"] = "Enter the URL to post events to."
+    elif len(values["url"]) > outbound.URL_MAX:
+        errors["url"] = f"Keep the URL under {outbound.URL_MAX} characters."
+    elif problem := outbound.policy_for(req.app.state.settings).check_url(values["url"]):
+        errors["url"] = problem
+    if len(values["description"]) > outbound.DESCRIPTION_MAX:
+        errors["description"] = f"Keep it under {outbound.DESCRIPTION_MAX} characters."
+    if not values["events"]:
+        errors["events"] = "Choose at least one event."
+    elif any(e not in outbound.EVENTS for e in values["events"]):
+        errors["events"] = "Choose events from the list."
+    return values, errors
+
+
+@rt.post(BASE)
+def create_endpoint(req: Request, auth, data: dict):
+    require(auth, "webhooks", "manage")
+    url, description = data.get("url", ""), data.get("description", "")
+    events = data.get("events") or []
+    events = events if isinstance(events, list) else [events]
+    if not isinstance(url, str) or not isinstance(description, str):
+        raise HTTPException(400, "Send the form's fields as text.")
+    values, errors = _checked(req, url, description, events)
+    if errors:
+        return OutboundPanel(auth, EndpointForm(values, errors))
+    endpoint_id = outbound.create_endpoint(
+        auth.db, values["url"], values["events"], values["description"]
+    )
+    secret = outbound.endpoint(auth.db, endpoint_id)["secret"]
+    record(req, auth, "outbound_webhook.created", endpoint=endpoint_id, events=values["events"])
+    return OutboundPanel(auth), ShownSecret(secret), Toasts("Endpoint added.")
+
+
+@rt.post(BASE + "/{endpoint_id}/enable")
+def enable_endpoint(req: Request, auth, endpoint_id: str):
+    require(auth, "webhooks", "manage")
+    endpoint = _endpoint(auth, endpoint_id)
+    outbound.set_status(auth.db, endpoint["id"], "enabled")
+    record(req, auth, "outbound_webhook.enabled", endpoint=endpoint["id"])
+    return OutboundPanel(auth), Toasts("Endpoint turned on.")
+
+
+@rt.post(BASE + "/{endpoint_id}/disable")
+def disable_endpoint(req: Request, auth, endpoint_id: str):
+    require(auth, "webhooks", "manage")
+    endpoint = _endpoint(auth, endpoint_id)
+    outbound.set_status(auth.db, endpoint["id"], "disabled", "Turned off by hand.")
+    record(req, auth, "outbound_webhook.disabled", endpoint=endpoint["id"])
+    return OutboundPanel(auth), Toasts("Endpoint turned off.")
+
+
+@rt.post(BASE + "/{endpoint_id}/delete")
+def delete_endpoint(req: Request, auth, endpoint_id: str):
+    require(auth, "webhooks", "manage")
+    endpoint = _endpoint(auth, endpoint_id)
+    outbound.delete_endpoint(auth.db, endpoint["id"])
+    record(req, auth, "outbound_webhook.deleted", endpoint=endpoint["id"])
+    return OutboundPanel(auth), Toasts("Endpoint deleted.")
+
+
+@rt.post(BASE + "/deliveries/{delivery_id}/replay")
+def replay_delivery(req: Request, auth, delivery_id: str):
+    require(auth, "webhooks", "manage")
+    again = outbound.replay(job_manager(req.app), auth.db, delivery_id)
+    if again is None:
+        raise HTTPException(404)
+    record(req, auth, "outbound_webhook.replayed", delivery=delivery_id, again=again)
+    return OutboundPanel(auth), Toasts("Delivery queued again.")
