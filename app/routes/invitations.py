@@ -56,7 +56,9 @@ from app.ui.layout import Page
 from app.web.audit import record
 from app.web.permissions import can, manageable_roles, require
 from app.web.signin import AFTER_SIGN_IN, client_ip
+from app.webhooks.outbound import emit
 from app.work.in_request import jobs_for
+from app.work.jobs import job_manager
 from tenants import invitations, members
 from tenants.catalog import ROLES, Auth
 from tenants.jobs import FINISHED
@@ -427,6 +429,13 @@ def accept(req: Request, auth, token: str, other_email: str = ""):
             members.mirror(
                 db, {"id": auth.user_id, "email": auth.email, "name": auth.name}, used["role"]
             )
+            joined = {
+                "id": auth.user_id,
+                "email": auth.email,
+                "name": auth.name,
+                "role": used["role"],
+            }
+            emit(job_manager(req.app), db, "member.joined", joined)
         state.catalog.audit(  # in the workspace joined, not the one the session was in
             "invitation.accepted",
             actor=auth.user_id,

@@ -12,6 +12,8 @@ from starlette.requests import Request
 
 from app.ui.components import Toasts
 from app.ui.layout import Page
+from app.webhooks.outbound import emit
+from app.work.jobs import job_manager
 from tenants.stamp import new_id, now
 
 rt = APIRouter()
@@ -72,6 +74,13 @@ def add_note(req: Request, auth, body: str = ""):
         return NoteForm(error, body)(hx_swap_oob="true")  # keeps what was typed
     note = {"id": new_id(), "body": text, "author_id": auth.user_id, "created_at": now()}
     auth.db.t.notes.insert(note)
+    shown = {
+        "id": note["id"],
+        "body": text,
+        "author_id": auth.user_id,
+        "created_at": note["created_at"],
+    }
+    emit(job_manager(req.app), auth.db, "note.created", shown)
     return NoteItem(note), NoteForm()(hx_swap_oob="true"), Toasts("Note added.")
 
 

@@ -22,7 +22,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.webhooks.inbound import Receipt, receive
+from app.telemetry.metrics import WEBHOOKS_IN
+from app.webhooks.inbound import SOURCES, Receipt, receive
 from app.work.jobs import job_manager
 
 
@@ -92,4 +93,6 @@ async def receive_webhook(req: Request) -> JSONResponse:
         key = endpoint if receipt.status != 404 else f"ip:{req.client.host if req.client else ''}"
         if (wait := limits.webhook(key, verified=False)) > 0:
             receipt = Receipt(429, "too many refused deliveries", retry_after=math.ceil(wait))
+    # The source is a label only if it is one of ours: anything else in the path is one value.
+    WEBHOOKS_IN.labels(source if source in SOURCES else "unknown", str(receipt.status)).inc()
     return Answer(receipt)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +30,8 @@ import sqlalchemy as sa
 from app.lib.graphql import GraphQLClient
 from app.syncs.sources import SPECS, get_source
 from app.syncs.spec import SyncSpec
+from app.telemetry.metrics import SYNC_ROWS
+from app.webhooks.outbound import emit
 from tenants.routing import TenantDB
 from tenants.sql import bulk_upsert
 from tenants.stamp import from_now, iso, new_id, now, parse
@@ -166,8 +168,15 @@ def _store_page(
     return _Progress(row.run_pages, row.run_fetched, row.run_written, row.run_total)
 
 
-def _finish(db: TenantDB, run: _Run, status: str, error: str | None = None) -> None:
-    """Record how the run ended, and commit: a failed job rolls back what it left open."""
+def _finish(
+    db: TenantDB,
+    run: _Run,
+    status: str,
+    error: str | None = None,
+    announce: Callable[[], Any] | None = None,
+) -> None:
+    """Record how the run ended (and `announce` it), and commit: a failed job rolls back what
+    it left open."""
     db.execute(
         _FINISH,
         {
@@ -178,6 +187,8 @@ def _finish(db: TenantDB, run: _Run, status: str, error: str | None = None) -> N
             "token": run.token,
         },
     )
+    if announce is not None:
+        announce()
     db.commit()
 
 
@@ -218,7 +229,22 @@ async def sync_source(ctx: SyncContext, spec: SyncSpec, source_id: str, mode: st
         error = f"{type(e).__name__}: {e}"[:ERROR_LIMIT]
         await asyncio.to_thread(_finish, db, run, "failed", error)
         raise
-    await asyncio.to_thread(_finish, db, run, status)
+    SYNC_ROWS.labels(spec.kind).inc(progress.written)
+    summary = {
+        "source_id": source_id,
+        "kind": spec.kind,
+        "mode": mode,
+        "pages": progress.pages,
+        "fetched": progress.fetched,
+        "written": progress.written,
+    }
+    manager = getattr(ctx, "manager", None)  # the job's manager: it queues the event's deliveries
+
+    def announce() -> None:
+        if status == "succeeded" and manager is not None:
+            emit(manager, db, "sync.completed", summary)
+
+    await asyncio.to_thread(_finish, db, run, status, None, announce)
     if status == "succeeded":
         await asyncio.to_thread(ctx.progress, 100, progress.message)
     return {
