@@ -191,8 +191,8 @@ def ShownSecret(secret: str):
     )
 
 
-def _endpoint(auth, endpoint_id: str) -> dict:
-    found = outbound.endpoint(auth.db, endpoint_id)
+def _endpoint(auth, outbound_id: str) -> dict:
+    found = outbound.endpoint(auth.db, outbound_id)
     if found is None:
         raise HTTPException(404)
     return found
@@ -252,28 +252,28 @@ def create_endpoint(req: Request, auth, data: dict):
     return OutboundPanel(auth), ShownSecret(secret), Toasts("Endpoint added.")
 
 
-@rt.post(BASE + "/{endpoint_id}/enable")
-def enable_endpoint(req: Request, auth, endpoint_id: str):
+@rt.post(BASE + "/{outbound_id}/enable")
+def enable_endpoint(req: Request, auth, outbound_id: str):
     require(auth, "webhooks", "manage")
-    endpoint = _endpoint(auth, endpoint_id)
+    endpoint = _endpoint(auth, outbound_id)
     outbound.set_status(auth.db, endpoint["id"], "enabled")
     record(req, auth, "outbound_webhook.enabled", endpoint=endpoint["id"])
     return OutboundPanel(auth), Toasts("Endpoint turned on.")
 
 
-@rt.post(BASE + "/{endpoint_id}/disable")
-def disable_endpoint(req: Request, auth, endpoint_id: str):
+@rt.post(BASE + "/{outbound_id}/disable")
+def disable_endpoint(req: Request, auth, outbound_id: str):
     require(auth, "webhooks", "manage")
-    endpoint = _endpoint(auth, endpoint_id)
+    endpoint = _endpoint(auth, outbound_id)
     outbound.set_status(auth.db, endpoint["id"], "disabled", "Turned off by hand.")
     record(req, auth, "outbound_webhook.disabled", endpoint=endpoint["id"])
     return OutboundPanel(auth), Toasts("Endpoint turned off.")
 
 
-@rt.post(BASE + "/{endpoint_id}/delete")
-def delete_endpoint(req: Request, auth, endpoint_id: str):
+@rt.post(BASE + "/{outbound_id}/delete")
+def delete_endpoint(req: Request, auth, outbound_id: str):
     require(auth, "webhooks", "manage")
-    endpoint = _endpoint(auth, endpoint_id)
+    endpoint = _endpoint(auth, outbound_id)
     outbound.delete_endpoint(auth.db, endpoint["id"])
     record(req, auth, "outbound_webhook.deleted", endpoint=endpoint["id"])
     return OutboundPanel(auth), Toasts("Endpoint deleted.")

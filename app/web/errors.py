@@ -59,4 +59,7 @@ def _handler(status: int):
     return handle
 
 
-ERROR_HANDLERS = {status: _handler(status) for status in _HEADINGS}
+ERROR_HANDLERS: dict = {status: _handler(status) for status in _HEADINGS}
+# FastHTML parses a JSON body before any handler (the Beforeware's included) and catches only
+# ValueError: a body nested deep enough to exhaust the parser's recursion is bad input.
+ERROR_HANDLERS[RecursionError] = _handler(400)
