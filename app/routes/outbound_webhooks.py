@@ -212,25 +212,22 @@ def outbound_page(req: Request, auth):
 
 
 def _checked(req: Request, url: str, description: str, events: list) -> tuple[dict, dict]:
-    values = {
-        "url": url.strip(),
-        "description": description.strip(),
-        "events": [e for e in events if isinstance(e, str)],
-    }
+    url, description = url.strip(), description.strip()
+    chosen = [e for e in events if isinstance(e, str)]
     errors = {}
-    if not values["url"]:
+    if not url:
         errors["url"] = "Enter the URL to post events to."
-    elif len(values["url"]) > outbound.URL_MAX:
+    elif len(url) > outbound.URL_MAX:
         errors["url"] = f"Keep the URL under {outbound.URL_MAX} characters."
-    elif problem := outbound.policy_for(req.app.state.settings).check_url(values["url"]):
+    elif problem := outbound.policy_for(req.app.state.settings).check_url(url):
         errors["url"] = problem
-    if len(values["description"]) > outbound.DESCRIPTION_MAX:
+    if len(description) > outbound.DESCRIPTION_MAX:
         errors["description"] = f"Keep it under {outbound.DESCRIPTION_MAX} characters."
-    if not values["events"]:
+    if not chosen:
         errors["events"] = "Choose at least one event."
-    elif any(e not in outbound.EVENTS for e in values["events"]):
+    elif any(e not in outbound.EVENTS for e in chosen):
         errors["events"] = "Choose events from the list."
-    return values, errors
+    return {"url": url, "description": description, "events": chosen}, errors
 
 
 @rt.post(BASE)
@@ -247,7 +244,7 @@ def create_endpoint(req: Request, auth, data: dict):
     endpoint_id = outbound.create_endpoint(
         auth.db, values["url"], values["events"], values["description"]
     )
-    secret = outbound.endpoint(auth.db, endpoint_id)["secret"]
+    secret = _endpoint(auth, endpoint_id)["secret"]
     record(req, auth, "outbound_webhook.created", endpoint=endpoint_id, events=values["events"])
     return OutboundPanel(auth), ShownSecret(secret), Toasts("Endpoint added.")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sentry_sdk
 from sentry_sdk.integrations.logging import LoggingIntegration
@@ -19,6 +19,9 @@ from starlette.requests import Request
 
 from app.settings import Settings
 from app.web.request_id import current_request_id
+
+if TYPE_CHECKING:
+    from sentry_sdk.types import Event, Hint
 
 SECRETS = re.compile(
     r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # emails
@@ -54,7 +57,7 @@ def report(req: Request, exc: BaseException) -> None:
         sentry_sdk.capture_exception(exc)
 
 
-def scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+def scrub(event: Event, hint: Hint) -> Event | None:
     record = hint.get("log_record")
     if record is not None and record.name == "app.web.errors":
         return None  # the request's error page reported it already, with its tags
@@ -62,8 +65,8 @@ def scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
     if request_id:
         event.setdefault("tags", {})["request_id"] = request_id
     for leaky in ("request", "user", "breadcrumbs", "extra", "contexts", "modules"):
-        event.pop(leaky, None)
-    return _clean(event)
+        event.pop(leaky, None)  # type: ignore[misc]  # Event is a TypedDict; these are optional
+    return cast("Event", _clean(event))
 
 
 def _clean(value: Any) -> Any:
