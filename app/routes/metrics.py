@@ -20,7 +20,8 @@ async def metrics(req: Request) -> Response:
     state = req.app.state
     scheme, _, token = req.headers.get("authorization", "").partition(" ")
     expected = state.settings.metrics_token.encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+    given = token.strip().encode()
+    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(given, expected):
         raise HTTPException(404)  # to anyone else there is nothing here
     body = await run_in_threadpool(exposition, state.catalog, state.databases)
     return Response(body, media_type=CONTENT_TYPE)
