@@ -17,6 +17,8 @@ from app.demo.sync import DEMO, in_process_client
 from app.lib.email import outbox_for
 from app.syncs.sources import SPECS
 from app.web.access import ACCESS_CLASSES
+from app.webhooks import outbound
+from app.work.jobs import job_manager
 from tenants import webhooks as webhook_store
 from tests.conftest import dev_sign_in, page_csrf
 from tests.test_account_lifecycle import export
@@ -66,6 +68,23 @@ PROBES = [
     ("POST", "/settings/webhooks/{endpoint}/test", None),
     ("POST", "/settings/webhooks/{endpoint}/revoke", None),
     ("POST", "/settings/webhooks/secrets/{secret}/revoke", None),
+    ("GET", "/settings/api-keys?tenant_id={tenant}", None),
+    (
+        "POST",
+        "/settings/api-keys",
+        {"tenant_id": "{tenant}", "name": "pwned", "scope": "write", "expires": "never"},
+    ),
+    ("POST", "/settings/api-keys/{api_key}/revoke", None),
+    ("GET", "/settings/outbound-webhooks?tenant_id={tenant}", None),
+    (
+        "POST",
+        "/settings/outbound-webhooks",
+        {"tenant_id": "{tenant}", "url": "http://127.0.0.1:9/", "events": "note.created"},
+    ),
+    ("POST", "/settings/outbound-webhooks/{outbound}/disable", None),
+    ("POST", "/settings/outbound-webhooks/{outbound}/enable", None),
+    ("POST", "/settings/outbound-webhooks/{outbound}/delete", None),
+    ("POST", "/settings/outbound-webhooks/deliveries/{delivery}/replay", None),
     ("GET", "/sync?tenant_id={tenant}", None),
     ("GET", "/sync/{source}/status", None),
     ("GET", "/sync/{source}/rows?page=1", None),
@@ -93,6 +112,9 @@ PLACEHOLDERS = {
     "secret_id": "secret",
     "source_id": "source",
     "message_id": "message",
+    "key_id": "api_key",
+    "outbound_id": "outbound",
+    "delivery_id": "delivery",
 }
 
 
@@ -120,7 +142,15 @@ def two_tenants(app, client, new_client, small_demo) -> dict[str, str]:
         secret, _ = webhook_store.add_secret(db.conn, endpoint)
         note = db.q("SELECT id FROM notes")[0]["id"]
         source = db.q("SELECT id FROM sync_sources")[0]["id"]
+        outbound_id = outbound.create_endpoint(db, "http://127.0.0.1:9/", ["note.created"], "")
+        outbound.emit(job_manager(app), db, "note.created", {"body": "bob's secret"})
+        delivery = db.q("SELECT id FROM outbound_deliveries")[0]["id"]
+        # in the log as failed, before its job could run: nothing moves during the probes
+        db.q("UPDATE outbound_deliveries SET status = 'failed' WHERE id = :id", id=delivery)
+        db.q("UPDATE tenant_jobs SET status = 'failed' WHERE job_type = 'webhooks.deliver'")
         db.commit()
+    bob_id = catalog.row("SELECT id FROM core_users WHERE email = 'bob@example.com'")["id"]
+    api_key, _ = app.state.api_keys.create(b, "bob's key", "write", bob_id, None)
     outbox = outbox_for(app.state.settings)
     [message] = [i for i in outbox.ids() if "ivan@example.com" in outbox.get(i).to]
     return {
@@ -135,6 +165,9 @@ def two_tenants(app, client, new_client, small_demo) -> dict[str, str]:
         "secret": secret,
         "source": source,
         "message": message,
+        "api_key": api_key,
+        "outbound": outbound_id,
+        "delivery": delivery,
     }
 
 
@@ -154,8 +187,10 @@ def snapshot(app, tenant_id: str) -> dict:
                 "sync_sources",
                 "sync_state",
                 "demo_orders",
+                "outbound_endpoints",
             )
         }
+        tenant_side["outbound_deliveries"] = db.q("SELECT * FROM outbound_deliveries ORDER BY id")
     return {
         **tenant_side,
         "tenant": catalog.tenant(tenant_id),
@@ -165,6 +200,10 @@ def snapshot(app, tenant_id: str) -> dict:
         ),
         "invitations": catalog.rows(
             "SELECT * FROM core_invitations WHERE tenant_id = :t ORDER BY id", t=tenant_id
+        ),
+        "api_keys": catalog.rows(
+            "SELECT id, name, scope, revoked_at FROM core_api_keys WHERE tenant_id = :t",
+            t=tenant_id,
         ),
         "endpoints": catalog.rows(
             "SELECT * FROM core_webhook_endpoints WHERE tenant_id = :t ORDER BY id", t=tenant_id

@@ -16,6 +16,8 @@ from app.demo.graphql import DemoStore
 from app.demo.sync import DEMO, in_process_client
 from app.syncs.sources import SPECS
 from app.web.permissions import can, manageable_roles
+from app.webhooks import outbound
+from app.work.jobs import job_manager
 from tenants import invitations
 from tenants import webhooks as webhook_store
 from tenants.stamp import new_id, now
@@ -46,6 +48,7 @@ class Row:
 
 MANAGE_MEMBERS = ("members", "manage")
 MANAGE_WEBHOOKS = ("webhooks", "manage")
+MANAGE_API = ("api", "manage")
 DELETE_TENANT = ("tenant", "delete")
 
 # Placeholders are filled per role with targets of that role's own (see `targets`), so the
@@ -88,6 +91,25 @@ MATRIX = [
     Row("POST", "/settings/webhooks/secrets/{secret}/revoke", MANAGE_WEBHOOKS),
     Row("POST", "/settings/webhooks/{endpoint}/revoke", MANAGE_WEBHOOKS),
     Row("POST", "/settings/webhooks", MANAGE_WEBHOOKS, {"source": "{webhook_source}"}),
+    Row("GET", "/settings/api-keys"),
+    Row(
+        "POST",
+        "/settings/api-keys",
+        MANAGE_API,
+        {"name": "{role}'s", "scope": "read", "expires": "never"},
+    ),
+    Row("POST", "/settings/api-keys/{api_key}/revoke", MANAGE_API),
+    Row("GET", "/settings/outbound-webhooks"),
+    Row(
+        "POST",
+        "/settings/outbound-webhooks",
+        MANAGE_WEBHOOKS,
+        {"url": "http://127.0.0.1:9/{role}", "events": "member.joined"},
+    ),
+    Row("POST", "/settings/outbound-webhooks/{outbound}/disable", MANAGE_WEBHOOKS),
+    Row("POST", "/settings/outbound-webhooks/{outbound}/enable", MANAGE_WEBHOOKS),
+    Row("POST", "/settings/outbound-webhooks/deliveries/{delivery}/replay", MANAGE_WEBHOOKS),
+    Row("POST", "/settings/outbound-webhooks/{outbound}/delete", MANAGE_WEBHOOKS),
     Row("GET", "/sync"),
     Row("GET", "/sync/{source}/status"),
     Row("GET", "/sync/{source}/rows"),
@@ -113,6 +135,9 @@ PLACEHOLDERS = {
     "endpoint_id": ("endpoint",),
     "secret_id": ("secret",),
     "source_id": ("source",),
+    "key_id": ("api_key",),
+    "outbound_id": ("outbound",),
+    "delivery_id": ("delivery",),
 }
 
 
@@ -188,7 +213,16 @@ def targets(app, team, client: TestClient, role: str) -> dict[str, str]:
             t=now(),
         )
         source = db.q("SELECT id FROM sync_sources")[0]["id"]
+        # an outbound endpoint on a closed loopback port, with one delivery in its log
+        outbound_id = outbound.create_endpoint(db, "http://127.0.0.1:9/", ["member.joined"], "")
+        outbound.emit(job_manager(app), db, "member.joined", {"email": f"x-{role}@example.com"})
+        delivery = db.q("SELECT id FROM outbound_deliveries WHERE endpoint_id = :e", e=outbound_id)[
+            0
+        ]["id"]
         db.commit()
+    api_key, _ = app.state.api_keys.create(
+        tenant, f"{role}'s", "read", user_id(app, EMAILS[role]), None
+    )
     return {
         "victim": add_member(app, tenant, f"victim-{role}@example.com", "member"),
         "heir": add_member(app, tenant, f"heir-{role}@example.com", "member"),
@@ -199,6 +233,9 @@ def targets(app, team, client: TestClient, role: str) -> dict[str, str]:
         "secret": secret,
         "webhook_source": WEBHOOK_SOURCE[role],
         "source": source,
+        "api_key": api_key,
+        "outbound": outbound_id,
+        "delivery": delivery,
         "role": role,
     }
 
