@@ -8,36 +8,25 @@ in the workspace sees the list. Making and revoking are audited.
 
 from __future__ import annotations
 
-from fasthtml.common import (
-    H1,
-    H2,
-    APIRouter,
-    Article,
-    Button,
-    Code,
-    Div,
-    Form,
-    Input,
-    Label,
-    Option,
-    P,
-    Pre,
-    Script,
-    Select,
-    Small,
-    Strong,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
-    Tr,
-)
+from fasthtml.common import APIRouter, Code, Div, Form, Input, Option, P, Script, Select, Tr
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.ui.components import SettingsTabs, Toasts, When
+from app.ui.components import SettingsTabs, Toasts
+from app.ui.kit import (
+    Badge,
+    Button,
+    Card,
+    Cell,
+    EmptyState,
+    Field,
+    PageHeader,
+    Table,
+    When,
+    confirming,
+)
 from app.ui.layout import Page
+from app.ui.shown_once import ShownOnce
 from app.web.audit import record
 from app.web.permissions import can, require
 from tenants.api_keys import NAME_MAX, SCOPES
@@ -46,72 +35,67 @@ from tenants.stamp import from_now
 rt = APIRouter()
 PANEL = "#api-keys-panel"
 EXPIRY_DAYS = {"never": None, "30": 30, "90": 90, "365": 365}
+COLUMNS = ("Name", "Key", "Access", "Made", "Expires", "Last used", "State", "")
 
 
 def KeyRow(key: dict, can_manage: bool):
-    state = "revoked" if key["revoked_at"] else "live"
+    live = not key["revoked_at"]
     revoke = Button(
         "Revoke",
+        variant="danger-outline",
+        size="sm",
         hx_post=f"/settings/api-keys/{key['id']}/revoke",
         hx_target=PANEL,
         hx_swap="outerHTML",
-        hx_confirm="Requests with this key will be refused at once. Revoke it?",
-        cls="secondary outline small",
+        **confirming(
+            "Requests with this key will be refused at once.",
+            title="Revoke this key?",
+            action="Revoke",
+        ),
     )
     return Tr(
-        Td(key["name"]),
-        Td(Code(key["prefix"] + "…")),
-        Td("read-write" if key["scope"] == "write" else "read"),
-        Td(When(key["created_at"])),
-        Td(When(key["expires_at"]) if key["expires_at"] else Small("never")),
-        Td(When(key["last_used_at"])),
-        Td(Strong(state) if state == "revoked" else state),
-        Td(revoke if can_manage and state == "live" else ""),
+        Cell(key["name"], label="Name"),
+        Cell(Code(key["prefix"] + "…"), label="Key"),
+        Cell("read-write" if key["scope"] == "write" else "read", label="Access"),
+        Cell(When(key["created_at"]), label="Made"),
+        Cell(When(key["expires_at"]) if key["expires_at"] else "never", label="Expires"),
+        Cell(When(key["last_used_at"]), label="Last used"),
+        Cell(Badge("live", "success") if live else Badge("revoked", "neutral"), label="State"),
+        Cell(revoke if can_manage and live else "", cls="actions"),
     )
 
 
 def KeyForm(values: dict | None = None, errors: dict | None = None):
     values, errors = values or {}, errors or {}
-
-    def problem(name: str):
-        return Small(errors[name], cls="error") if name in errors else ""
-
+    expiry = [
+        Option(
+            "never" if days is None else f"in {days} days",
+            value=value,
+            selected=values.get("expires", "90") == value,
+        )
+        for value, days in EXPIRY_DAYS.items()
+    ]
     return Form(
-        Label(
+        Field(
             "Name",
             Input(
                 name="name",
                 value=values.get("name", ""),
                 maxlength=NAME_MAX,
                 placeholder="e.g. Reporting script",
-                aria_invalid="true" if "name" in errors else None,
             ),
-            problem("name"),
+            errors.get("name"),
         ),
-        Label(
+        Field(
             "Access",
             Select(
                 Option("read", value="read", selected=values.get("scope") != "write"),
                 Option("read-write", value="write", selected=values.get("scope") == "write"),
                 name="scope",
             ),
-            problem("scope"),
+            errors.get("scope"),
         ),
-        Label(
-            "Expires",
-            Select(
-                *[
-                    Option(
-                        "never" if days is None else f"in {days} days",
-                        value=value,
-                        selected=values.get("expires", "90") == value,
-                    )
-                    for value, days in EXPIRY_DAYS.items()
-                ],
-                name="expires",
-            ),
-            problem("expires"),
-        ),
+        Field("Expires", Select(*expiry, name="expires"), errors.get("expires")),
         Button("Create key", type="submit"),
         hx_post="/settings/api-keys",
         hx_target=PANEL,
@@ -123,46 +107,35 @@ def KeyForm(values: dict | None = None, errors: dict | None = None):
 def KeysPanel(req: Request, auth, form=None):
     can_manage = can(auth, "api", "manage")
     keys = req.app.state.api_keys.listing(auth.tenant_id)
-    table = (
-        Table(
-            Thead(
-                Tr(
-                    *[
-                        Th(h)
-                        for h in ("Name", "Key", "Access", "Made", "Expires", "Last used", "", "")
-                    ]
-                )
-            ),
-            Tbody(*[KeyRow(k, can_manage) for k in keys]),
-        )
+    listing = (
+        Table(COLUMNS, *[KeyRow(k, can_manage) for k in keys], stack=True, caption="API keys")
         if keys
-        else P("No API keys yet.", cls="muted")
+        else EmptyState(
+            "No API keys yet.", "Make one below to script this workspace.", icon="shield"
+        )
     )
-    return Article(
-        H2("API keys"),
-        P(
-            "A key lets a program use this workspace through the REST API (",
-            Code("Authorization: Bearer sk_..."),
-            "). It acts as the workspace, not as you. See the ",
-            Code("/api/docs"),
-            " reference.",
+    return Div(
+        Card(
+            listing,
+            title="API keys",
+            description=(
+                "A key lets a program use this workspace through the REST API (",
+                Code("Authorization: Bearer sk_..."),
+                "). It acts as the workspace, not as you.",
+            ),
+            actions=[Button("API reference", variant="outline", size="sm", href="/api/docs")],
+            flush=bool(keys),
         ),
-        table,
-        (form or KeyForm()) if can_manage else Small("Your role cannot make keys."),
+        Card(
+            (form or KeyForm()) if can_manage else P("Your role cannot make keys.", cls="muted"),
+            title="New key",
+        ),
         id="api-keys-panel",
     )
 
 
 def ShownKey(key: str):
-    """The new key, once: it sits outside the panel and arrives out of band."""
-    return Article(
-        Strong("Copy the key now: it will not be shown again."),
-        P(Button("Copy", type="button", data_copy="new-api-key", cls="secondary small")),
-        Pre(Code(key, id="new-api-key")),
-        Button("I have stored it: dismiss", type="button", data_dismiss="shown-key"),
-        id="shown-key",
-        hx_swap_oob="true",
-    )
+    return ShownOnce("key", key, "new-api-key", "shown-key")
 
 
 @rt.get("/settings/api-keys")
@@ -170,7 +143,7 @@ def api_keys_page(req: Request, auth):
     return Page(
         req,
         "API keys",
-        H1("Settings"),
+        PageHeader("Settings", "Keys for scripts and integrations that use the REST API."),
         SettingsTabs("/settings/api-keys"),
         Div(id="shown-key"),
         KeysPanel(req, auth),

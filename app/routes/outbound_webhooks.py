@@ -11,12 +11,7 @@ ids are not found (404).
 from __future__ import annotations
 
 from fasthtml.common import (
-    H1,
-    H2,
-    H3,
     APIRouter,
-    Article,
-    Button,
     Code,
     Div,
     Fieldset,
@@ -25,23 +20,27 @@ from fasthtml.common import (
     Label,
     Legend,
     P,
-    Pre,
     Script,
-    Section,
-    Small,
-    Strong,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
     Tr,
 )
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.ui.components import SettingsTabs, Toasts, When
+from app.ui.components import SettingsTabs, Toasts
+from app.ui.kit import (
+    Badge,
+    Button,
+    Card,
+    Cell,
+    EmptyState,
+    Field,
+    PageHeader,
+    Table,
+    When,
+    confirming,
+)
 from app.ui.layout import Page
+from app.ui.shown_once import ShownOnce
 from app.web.audit import record
 from app.web.permissions import can, require
 from app.webhooks import outbound
@@ -51,49 +50,57 @@ rt = APIRouter()
 BASE = "/settings/outbound-webhooks"
 PANEL = "#outbound-panel"
 SHOWN = 20
+DELIVERY_TONES = {"pending": "info", "succeeded": "success", "failed": "danger"}
+LOG_COLUMNS = ("Made", "Event", "URL", "Status", "Code", "Took", "Error", "")
 
 
-def Action(label: str, path: str, **kw):
-    return Button(label, hx_post=path, hx_target=PANEL, hx_swap="outerHTML", **kw)
+def Action(label: str, path: str, variant: str = "outline", **kw):
+    return Button(
+        label,
+        variant=variant,
+        size="sm",
+        hx_post=path,
+        hx_target=PANEL,
+        hx_swap="outerHTML",
+        **kw,
+    )
 
 
 def EndpointCard(endpoint: dict, can_manage: bool):
     base = f"{BASE}/{endpoint['id']}"
     enabled = endpoint["status"] == "enabled"
     toggle = (
-        Action("Turn off", f"{base}/disable", cls="secondary outline small")
+        Action("Turn off", f"{base}/disable")
         if enabled
-        else Action("Turn on", f"{base}/enable", cls="outline small")
+        else Action("Turn on", f"{base}/enable", variant="primary")
     )
     delete = Action(
         "Delete",
         f"{base}/delete",
-        hx_confirm="The endpoint and its delivery log will be deleted. Delete it?",
-        cls="secondary outline small",
+        variant="danger-outline",
+        **confirming(
+            "The endpoint and its delivery log will be deleted.",
+            title="Delete this endpoint?",
+            action="Delete",
+        ),
     )
-    return Section(
-        H3(Code(endpoint["url"])),
+    return Card(
         P(
-            Small(endpoint["description"] + " · ") if endpoint["description"] else "",
-            Small(", ".join(endpoint["event_types"])),
+            Badge("on", "success") if enabled else Badge("off", "danger"),
+            f" {endpoint['disabled_reason']}" if endpoint["disabled_reason"] else "",
         ),
-        P(
-            Strong("on") if enabled else Strong("off", cls="error"),
-            Small(f" · {endpoint['disabled_reason']}") if endpoint["disabled_reason"] else "",
-        ),
-        Div(toggle, delete, cls="inline-form") if can_manage else "",
+        P(", ".join(endpoint["event_types"]), cls="muted"),
+        title=endpoint["url"],
+        description=endpoint["description"],
+        actions=[toggle, delete] if can_manage else [],
     )
 
 
 def EndpointForm(values: dict | None = None, errors: dict | None = None):
     values, errors = values or {}, errors or {}
     chosen = set(values.get("events", []))
-
-    def problem(name: str):
-        return Small(errors[name], cls="error") if name in errors else ""
-
     return Form(
-        Label(
+        Field(
             "URL",
             Input(
                 name="url",
@@ -101,19 +108,18 @@ def EndpointForm(values: dict | None = None, errors: dict | None = None):
                 value=values.get("url", ""),
                 maxlength=outbound.URL_MAX,
                 placeholder="https://example.com/webhooks",
-                aria_invalid="true" if "url" in errors else None,
             ),
-            problem("url"),
+            errors.get("url"),
         ),
-        Label(
+        Field(
             "Description",
             Input(
                 name="description",
                 value=values.get("description", ""),
                 maxlength=outbound.DESCRIPTION_MAX,
-                placeholder="Optional",
             ),
-            problem("description"),
+            errors.get("description"),
+            hint="Optional: what receives these events.",
         ),
         Fieldset(
             Legend("Events"),
@@ -121,11 +127,12 @@ def EndpointForm(values: dict | None = None, errors: dict | None = None):
                 Label(
                     Input(type="checkbox", name="events", value=name, checked=name in chosen),
                     Code(name),
-                    Small(f" {event.description}"),
+                    f" {event.description}",
                 )
                 for name, event in outbound.EVENTS.items()
             ],
-            problem("events"),
+            P(errors["events"], cls="field-error", role="alert") if "events" in errors else "",
+            cls="field",
         ),
         Button("Add endpoint", type="submit"),
         hx_post=BASE,
@@ -137,58 +144,52 @@ def EndpointForm(values: dict | None = None, errors: dict | None = None):
 
 def DeliveryRow(delivery: dict, can_manage: bool):
     status = delivery["status"]
-    replay = Action(
-        "Send again", f"{BASE}/deliveries/{delivery['id']}/replay", cls="secondary outline small"
-    )
+    replay = Action("Send again", f"{BASE}/deliveries/{delivery['id']}/replay")
     duration = f"{delivery['duration_ms']} ms" if delivery["duration_ms"] is not None else ""
     return Tr(
-        Td(When(delivery["created_at"])),
-        Td(Code(delivery["event_type"])),
-        Td(Small(delivery["url"])),
-        Td(Strong(status) if status == "failed" else status, Small(f" ({delivery['attempts']})")),
-        Td(str(delivery["response_status"] or "")),
-        Td(duration),
-        Td(Small(delivery["error"] or "", cls="error")),
-        Td(replay if can_manage and status != "pending" else ""),
+        Cell(When(delivery["created_at"]), label="Made"),
+        Cell(Code(delivery["event_type"]), label="Event"),
+        Cell(delivery["url"], label="URL"),
+        Cell(
+            Badge(status, DELIVERY_TONES.get(status, "neutral"), live=status == "pending"),
+            f" ({delivery['attempts']})",
+            label="Status",
+        ),
+        Cell(str(delivery["response_status"] or ""), label="Code", cls="num"),
+        Cell(duration, label="Took", cls="num"),
+        Cell(delivery["error"] or "", label="Error"),
+        Cell(replay if can_manage and status != "pending" else "", cls="actions"),
     )
 
 
 def DeliveryLog(deliveries: list[dict], can_manage: bool):
     if not deliveries:
-        return P("No deliveries yet.", cls="muted")
-    headings = ("Made", "Event", "URL", "Status (attempts)", "Code", "Took", "Error", "")
-    return Table(
-        Thead(Tr(*[Th(h) for h in headings])),
-        Tbody(*[DeliveryRow(d, can_manage) for d in deliveries]),
-    )
+        return EmptyState(
+            "No deliveries yet.", "Events appear here as they are sent.", icon="webhook"
+        )
+    rows = [DeliveryRow(d, can_manage) for d in deliveries]
+    return Table(LOG_COLUMNS, *rows, stack=True, caption="Delivery log")
 
 
 def OutboundPanel(auth, form=None):
     can_manage = can(auth, "webhooks", "manage")
     endpoints = outbound.endpoints(auth.db)
-    return Article(
-        H2("Outbound webhooks"),
+    deliveries = outbound.deliveries(auth.db, SHOWN)
+    return Div(
         P(
             "We POST events to these URLs, signed per the Standard Webhooks specification"
-            " (webhook-id, webhook-timestamp, webhook-signature), retrying for about a day."
+            " (webhook-id, webhook-timestamp, webhook-signature), retrying for about a day.",
+            cls="muted",
         ),
         *[EndpointCard(e, can_manage) for e in endpoints],
-        (form or EndpointForm()) if can_manage else "",
-        H3("Delivery log"),
-        DeliveryLog(outbound.deliveries(auth.db, SHOWN), can_manage),
+        Card((form or EndpointForm()), title="New endpoint") if can_manage else "",
+        Card(DeliveryLog(deliveries, can_manage), title="Delivery log", flush=bool(deliveries)),
         id="outbound-panel",
     )
 
 
 def ShownSecret(secret: str):
-    return Article(
-        Strong("Copy the signing secret now: it will not be shown again."),
-        P(Button("Copy", type="button", data_copy="new-signing-secret", cls="secondary small")),
-        Pre(Code(secret, id="new-signing-secret")),
-        Button("I have stored it: dismiss", type="button", data_dismiss="shown-secret"),
-        id="shown-secret",
-        hx_swap_oob="true",
-    )
+    return ShownOnce("signing secret", secret, "new-signing-secret", "shown-secret")
 
 
 def _endpoint(auth, outbound_id: str) -> dict:
@@ -203,7 +204,7 @@ def outbound_page(req: Request, auth):
     return Page(
         req,
         "Outbound webhooks",
-        H1("Settings"),
+        PageHeader("Settings", "Where this workspace's events are sent."),
         SettingsTabs(BASE),
         Div(id="shown-secret"),
         OutboundPanel(auth),
