@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -268,6 +270,24 @@ def test_a_post_with_an_idempotency_key_happens_once(app, workspaces):
         db.commit()
     later = api.post(f"{PREFIX}/notes", json={"body": "once"}, headers={"Idempotency-Key": "k-1"})
     assert later.status_code == 201 and later.json()["id"] != first.json()["id"]  # 24 h passed
+
+
+def test_twenty_concurrent_posts_with_one_idempotency_key_make_one_note(app, workspaces):
+    headers = {**bearer(make_key(app, workspaces["a"])), "Idempotency-Key": "same-moment"}
+    start = threading.Barrier(20)
+
+    def post(_):
+        api = TestClient(app, base_url="http://localhost", headers=headers)
+        start.wait()
+        return api.post(f"{PREFIX}/notes", json={"body": "at once"})
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(post, range(20)))
+    assert [a.status_code for a in answers] == [201] * 20
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert sum(a.headers.get("idempotent-replayed") == "true" for a in answers) == 19
+    with app.state.databases.handle(workspaces["a"]) as db:
+        assert len(db.q("SELECT id FROM notes WHERE body = 'at once'")) == 1
 
 
 def test_rate_limit_headers_and_429(make_settings):
