@@ -14,6 +14,7 @@ import time
 
 import httpcore
 import pytest
+from prometheus_client import REGISTRY
 from standardwebhooks.webhooks import Webhook
 from starlette.testclient import TestClient
 
@@ -78,6 +79,11 @@ def deliveries(app, tenant: str) -> list[dict]:
         return db.q("SELECT * FROM outbound_deliveries ORDER BY created_at")
 
 
+def sent_count(outcome: str) -> float:
+    labels = {"event": "note.created", "outcome": outcome}
+    return REGISTRY.get_sample_value("webhook_deliveries_total", labels) or 0.0
+
+
 def wait_until(condition, timeout: float = 20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -95,11 +101,14 @@ def test_failing_twice_then_succeeding_arrives_once_signed(fast_app, hook):
         path = f"/flaky-{tenant}"
         hook.script[path] = [500, 503, 200]
         secret = register(client, hook.url + path)
+        counted = {o: sent_count(o) for o in ("retrying", "succeeded")}
         client.post("/notes", data={"body": "tell the world"}, headers=hx(client))
         got = hook.wait_for(path, 3)
         wait_until(lambda: deliveries(app, tenant)[0]["status"] == "succeeded")
         [delivery] = deliveries(app, tenant)
     assert [r.answered for r in got] == [500, 503, 200]
+    assert sent_count("retrying") - counted["retrying"] == 2  # and /metrics shows them
+    assert sent_count("succeeded") - counted["succeeded"] == 1
     assert len({r.headers["webhook-id"] for r in got}) == 1  # one message, three attempts
     assert got[0].headers["webhook-id"] == delivery["id"]
     signer = Webhook(secret)
