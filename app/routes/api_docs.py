@@ -8,35 +8,14 @@ import functools
 import json
 from typing import Any
 
-from fasthtml.common import (
-    H1,
-    H2,
-    H3,
-    APIRouter,
-    Article,
-    Code,
-    Details,
-    Li,
-    P,
-    Pre,
-    Section,
-    Small,
-    Strong,
-    Summary,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
-    Tr,
-    Ul,
-)
+from fasthtml.common import H2, APIRouter, Article, Code, Details, Li, P, Pre, Summary, Tr, Ul
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.api.openapi import document
 from app.api.routing import Api
 from app.ui.components import rendered_once
+from app.ui.kit import Card, Cell, PageHeader, Table
 from app.ui.layout import APP_NAME, Page
 
 rt = APIRouter()
@@ -65,44 +44,39 @@ def _schema_name(ref: dict[str, Any]) -> str:
 def Parameters(parameters: list[dict[str, Any]]):
     if not parameters:
         return ""
-    return Table(
-        Thead(Tr(Th("Parameter"), Th("In"), Th("Type"), Th("About"))),
-        Tbody(
-            *[
-                Tr(
-                    Td(Code(p["name"]), Small(" required") if p.get("required") else ""),
-                    Td(p["in"]),
-                    Td(Code(json.dumps(p["schema"]))),
-                    Td(p.get("description", "")),
-                )
-                for p in parameters
-            ]
-        ),
-    )
+    columns = ("Parameter", "In", "Type", "About")
+    rows = [
+        Tr(
+            Cell(Code(p["name"]), " required" if p.get("required") else "", label="Parameter"),
+            Cell(p["in"], label="In"),
+            Cell(Code(json.dumps(p["schema"])), label="Type"),
+            Cell(p.get("description", ""), label="About"),
+        )
+        for p in parameters
+    ]
+    return Table(columns, *rows, stack=True, caption="Parameters")
 
 
 def Operation(method: str, path: str, operation: dict[str, Any]):
     body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
     answers = operation["responses"]
-    return Section(
-        H3(Code(f"{method.upper()} {path}"), " ", operation["summary"]),
+    return Card(
+        P(Code(f"{method.upper()} {path}")),
         P(operation["description"]),
         Parameters(operation["parameters"]),
         P("Body: ", Code(_schema_name(body["schema"]))) if body else "",
         Ul(
             *[
                 Li(
-                    Strong(code),
+                    Code(code),
                     " ",
                     answer["description"],
-                    *[
-                        Small(" ", Code(_schema_name(c["schema"])))
-                        for c in answer.get("content", {}).values()
-                    ],
+                    *[Code(_schema_name(c["schema"])) for c in answer.get("content", {}).values()],
                 )
                 for code, answer in answers.items()
             ]
         ),
+        title=operation["summary"],
         id=operation["operationId"],
     )
 
@@ -149,4 +123,5 @@ def Reference(api: Api):
 
 @rt.get("/api/docs")
 def api_docs(req: Request):
-    return Page(req, "API reference", H1("API reference"), Reference(req.app.state.api))
+    header = PageHeader("API reference", "The REST API at /api/v1, for scripts holding an API key.")
+    return Page(req, "API reference", header, Reference(req.app.state.api))
