@@ -60,6 +60,8 @@ MATRIX = [
     Row("GET", "/notes"),
     Row("POST", "/notes", form={"body": "a note by {role}"}),
     Row("DELETE", "/notes/{note}"),
+    Row("POST", "/notes/{note}/restore"),  # the note each role just deleted
+    Row("POST", "/onboarding/docs"),
     Row("GET", "/settings"),
     Row(
         "POST",
@@ -68,6 +70,7 @@ MATRIX = [
         {"name": "Renamed by {role}", "timezone": "UTC", "currency": "EUR"},
     ),
     Row("GET", "/settings/danger"),
+    Row("GET", "/settings/billing"),
     Row("GET", "/settings/team", MANAGE_MEMBERS),
     Row("GET", "/members"),
     Row("GET", "/invitations", MANAGE_MEMBERS),
