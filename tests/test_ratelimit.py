@@ -64,25 +64,28 @@ class Clock:
 def test_a_bucket_allows_its_burst_then_refills_evenly():
     clock = Clock()
     buckets = TokenBuckets((3, 60), clock=clock)  # 3 a minute: one token every 20 s
-    assert [buckets.take("a") for _ in range(3)] == [0, 0, 0]
-    assert buckets.take("a") == pytest.approx(20)
-    assert buckets.take("b") == 0  # keys are independent
+    wait = lambda key: buckets.take(key).wait  # noqa: E731
+    assert [wait("a") for _ in range(3)] == [0, 0, 0]
+    assert buckets.take("b").remaining == 2  # what the RateLimit header says
+    assert wait("a") == pytest.approx(20)
+    assert wait("b") == 0  # keys are independent, and b has one more token left
     clock.now += 10
-    assert buckets.take("a") == pytest.approx(10)
+    assert wait("a") == pytest.approx(10)
     clock.now += 10
-    assert buckets.take("a") == 0
+    assert wait("a") == 0
     clock.now += 3600  # a long pause refills to the burst, never beyond
-    assert [buckets.take("a") for _ in range(4)][-1] > 0
+    assert [wait("a") for _ in range(4)][-1] > 0
 
 
 def test_buckets_forget_the_oldest_keys_beyond_the_bound(monkeypatch):
     monkeypatch.setattr(ratelimit, "MAX_KEYS", 2)
     buckets = TokenBuckets((1, 60), clock=Clock())
-    buckets.take("old")
-    buckets.take("b")
-    buckets.take("c")
-    assert buckets.take("old") == 0  # forgotten, so it starts afresh: lenient, never stricter
-    assert buckets.take("c") > 0
+    wait = lambda key: buckets.take(key).wait  # noqa: E731
+    wait("old")
+    wait("b")
+    wait("c")
+    assert wait("old") == 0  # forgotten, so it starts afresh: lenient, never stricter
+    assert wait("c") > 0
 
 
 PROXIES = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")]
