@@ -12,6 +12,7 @@ from app.routes import (
     account_lifecycle,
     audit,
     auth,
+    billing,
     blog,
     dashboard,
     dev_login,
@@ -52,10 +53,12 @@ def ROUTERS(config: Settings) -> list[tuple[str, APIRouter]]:
         ("tenant", jobs.rt),
         ("tenant", webhook_settings.rt),
         ("tenant", sync.rt),
+        ("tenant", billing.rt),
         ("webhook", webhooks.rt),
     ]
     if not config.is_production:  # these do not exist in production at all
         routers.append(("signed_in", outbox.rt))
+        routers.append(("tenant", billing.dev_rt))
     if config.dev_login_enabled:
         routers.append(("public", dev_login.rt))
     return routers

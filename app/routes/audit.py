@@ -38,6 +38,7 @@ from fasthtml.common import (
 )
 from starlette.requests import Request
 
+from app.billing.limits import require_feature
 from app.ui.components import When
 from app.ui.layout import Page
 from app.web.permissions import require
@@ -200,6 +201,7 @@ def audit_page(
     page: str = "1",
 ):
     require(auth, "audit", "view")
+    require_feature(auth, "audit_log")
     catalog = req.app.state.catalog
     actions, actors = _choices(catalog, auth.tenant_id)
     chosen = {"action": action, "actor": actor, "since": since, "until": until}

@@ -77,6 +77,7 @@ SETTINGS_TABS = (
     ("General", "/settings"),
     ("Team", "/settings/team"),
     ("Webhooks", "/settings/webhooks"),
+    ("Billing", "/settings/billing"),
     ("Danger zone", "/settings/danger"),
 )
 

@@ -35,6 +35,7 @@ from fasthtml.common import (
 )
 from starlette.requests import Request
 
+from app.billing.state import notice
 from app.ui.components import Toasts
 from app.web.permissions import can
 from app.web.security import CSRF_FIELD, csrf_token
@@ -142,6 +143,7 @@ class Shell:
     tenant_name: str | None = None
     others: tuple[tuple[str, str], ...] = ()  # (tenant id, name) of the other workspaces
     nav: tuple[tuple[str, str], ...] = ()  # (label, href)
+    notice: tuple[str, str] | None = None  # a banner on every page: (text, link), e.g. billing
 
 
 def shell_of(req: Request) -> Shell:
@@ -166,6 +168,7 @@ def shell_of(req: Request) -> Shell:
         tenant_name=auth.tenant_name,
         others=others,
         nav=tuple(nav),
+        notice=notice(auth),
     )
 
 
@@ -173,11 +176,19 @@ _CONTENT = "\x00content\x00"
 _HEAD = "".join(to_xml(tag) for tag in StaticHeaders())
 
 
+def Notice(notice: tuple[str, str]):
+    text, href = notice
+    return Div(
+        Div(text, " ", A("Open billing", href=href), cls="container"), cls="banner", role="alert"
+    )
+
+
 @functools.lru_cache(maxsize=4096)
 def _around(shell: Shell) -> tuple[str, str]:
     """The body of a page with `shell`, rendered once: (before the content, after it)."""
     body = Body(
         Header(SiteNav(shell), cls="container"),
+        Notice(shell.notice) if shell.notice else "",
         Main(NotStr(_CONTENT), cls="container"),
         Footer(Small(f"{APP_NAME} · built with FastHTML"), cls="container"),
         Toasts(),

@@ -12,6 +12,7 @@ from fasthtml.common import HttpHeader
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from app.billing.limits import plan_limit_answer
 from app.ui.components import Toasts
 from app.ui.layout import ErrorPage
 
@@ -27,6 +28,7 @@ _HEADINGS = {
     413: ("Too large", "The request body is too large."),
     429: ("Slow down", "Too many requests. Try again in a moment."),
     500: ("Something went wrong", "The error was logged. Please try again."),
+    503: ("Unavailable", "A service this depends on did not answer. Try again in a moment."),
 }
 
 
@@ -50,3 +52,4 @@ def _handler(status: int):
 
 
 ERROR_HANDLERS = {status: _handler(status) for status in _HEADINGS}
+ERROR_HANDLERS[402] = plan_limit_answer  # the plan does not allow it: says how to upgrade

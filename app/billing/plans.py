@@ -1,0 +1,138 @@
+"""The plans, in one definition: the landing page's pricing table, the billing page and every
+limit check read this module (billing owns it).
+
+To add a plan: add a `Plan` to PLANS (a key of lower-case letters), create its product and
+monthly and yearly prices in Stripe, and set STRIPE_PRICE_<KEY>_MONTHLY and
+STRIPE_PRICE_<KEY>_YEARLY. The prices shown here are for people to read; Stripe's prices are
+what is charged, so keep the two equal. A limit of None means no limit.
+
+New workspaces start with a trial of TRIAL_PLAN (tenants/provision.py) and fall back to FREE
+when it ends without a subscription.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tenants.provision import TRIAL_DAYS, TRIAL_PLAN
+
+SeatModel = Literal["flat", "per_seat"]
+INTERVALS = ("month", "year")
+PRICE_SETTING = {"month": "monthly", "year": "yearly"}  # STRIPE_PRICE_<KEY>_<...>
+
+
+@dataclass(frozen=True)
+class Limits:
+    members: int | None  # people in the workspace, open invitations included
+    webhook_endpoints: int | None
+    scheduled_syncs: int | None
+    api_calls_per_day: int | None
+
+
+# What each limit is called where people read it (messages, the billing page).
+LIMIT_LABELS = {
+    "members": "members",
+    "webhook_endpoints": "webhook endpoints",
+    "scheduled_syncs": "scheduled syncs",
+    "api_calls_per_day": "API calls a day",
+}
+FEATURE_LABELS = {"audit_log": "Audit log", "priority_support": "Priority support"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    key: str
+    name: str
+    tagline: str
+    monthly_cents: int  # per seat for per-seat plans
+    yearly_cents: int
+    seat_model: SeatModel
+    limits: Limits
+    features: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def paid(self) -> bool:
+        return self.monthly_cents > 0
+
+    def limit(self, name: str) -> int | None:
+        return getattr(self.limits, name)
+
+    def has(self, feature: str) -> bool:
+        return feature in self.features
+
+    def price_setting(self, interval: str) -> str:
+        """The key of this plan's price for `interval` in Settings.stripe_prices."""
+        return f"{self.key}_{PRICE_SETTING[interval]}"
+
+
+FREE = Plan(
+    key="free",
+    name="Free",
+    tagline="For trying it out and for small side projects.",
+    monthly_cents=0,
+    yearly_cents=0,
+    seat_model="flat",
+    limits=Limits(members=3, webhook_endpoints=1, scheduled_syncs=0, api_calls_per_day=1_000),
+)
+PRO = Plan(
+    key="pro",
+    name="Pro",
+    tagline="For a small team that depends on it.",
+    monthly_cents=1_900,
+    yearly_cents=19_000,
+    seat_model="flat",
+    limits=Limits(members=10, webhook_endpoints=5, scheduled_syncs=5, api_calls_per_day=50_000),
+    features=frozenset({"audit_log"}),
+)
+TEAM = Plan(
+    key="team",
+    name="Team",
+    tagline="For growing teams: pay for each member.",
+    monthly_cents=1_200,
+    yearly_cents=12_000,
+    seat_model="per_seat",
+    limits=Limits(
+        members=None, webhook_endpoints=None, scheduled_syncs=None, api_calls_per_day=500_000
+    ),
+    features=frozenset({"audit_log", "priority_support"}),
+)
+PLANS: dict[str, Plan] = {p.key: p for p in (FREE, PRO, TEAM)}
+PAID = tuple(p for p in PLANS.values() if p.paid)
+assert TRIAL_PLAN in PLANS and TRIAL_DAYS > 0, "tenants/provision.py names a plan defined here"
+
+
+def plan(key: str | None) -> Plan:
+    """The plan with this key; FREE for anything else (an unknown key grants nothing)."""
+    return PLANS.get(key or "", FREE)
+
+
+def plan_for_price(prices: Mapping[str, str], price_id: str) -> tuple[Plan, str] | None:
+    """(plan, interval) of a Stripe price id configured in settings, or None."""
+    for candidate in PAID:
+        for interval in INTERVALS:
+            if price_id and prices.get(candidate.price_setting(interval)) == price_id:
+                return candidate, interval
+    return None
+
+
+def price_problems(prices: Mapping[str, str], billing_configured: bool) -> list[str]:
+    """STRIPE_PRICE_* settings that name no plan, and, with Stripe set up, missing prices."""
+    known = {p.price_setting(i) for p in PAID for i in INTERVALS}
+    problems = [
+        f"STRIPE_PRICE_{name.upper()} names no plan (plans: {', '.join(PLANS)})"
+        for name in sorted(set(prices) - known)
+    ]
+    if billing_configured:
+        problems += [
+            f"STRIPE_PRICE_{name.upper()} is missing: the price id of that plan in Stripe"
+            for name in sorted(known - set(prices))
+        ]
+    return problems
+
+
+def money(cents: int, currency: str = "usd") -> str:
+    """Whole amounts without decimals ("$19"), others with two ("$7.50"); non-USD by code."""
+    amount = f"{cents // 100:,}" if cents % 100 == 0 else f"{cents / 100:,.2f}"
+    return f"${amount}" if currency.lower() == "usd" else f"{amount} {currency.upper()}"
