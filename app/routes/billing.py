@@ -31,6 +31,7 @@ from fasthtml.common import (
     Li,
     Option,
     P,
+    Redirect,
     Select,
     Small,
     Strong,
@@ -464,4 +465,4 @@ def switch_plan_in_development(req: Request, auth, plan: str = "", status: str =
         past_due_since=since,
     )
     record(req, auth, "billing.dev_plan_switched", plan=plan, status=status)
-    return RedirectResponse(PAGE, status_code=303)
+    return Redirect(PAGE)
