@@ -19,7 +19,7 @@ from fasthtml.common import A, Div, HttpHeader, Span
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.billing.plans import FEATURE_LABELS, LIMIT_LABELS, PAID, Plan
+from app.billing.plans import FLAG_LABELS, LIMIT_LABELS, PAID, Plan
 from app.billing.state import current_plan, tenant_plan
 from app.ui.layout import ErrorPage
 from app.web.permissions import can
@@ -83,7 +83,7 @@ def require_feature(auth, feature: str) -> None:
     if not current.has(feature):
         better = next((p for p in PAID if p.has(feature)), None)
         offer = f" It comes with {better.name}." if better else ""
-        raise PlanLimit(f"{FEATURE_LABELS[feature]} is not part of the {current.name} plan.{offer}")
+        raise PlanLimit(f"{FLAG_LABELS[feature]} is not part of the {current.name} plan.{offer}")
 
 
 def UpgradeLink(req: Request):

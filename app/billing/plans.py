@@ -1,13 +1,14 @@
 """The plans, in one definition: the landing page's pricing table, the billing page and every
 limit check read this module (billing owns it).
 
-To add a plan: add a `Plan` to PLANS (a key of lower-case letters), create its product and
-monthly and yearly prices in Stripe, and set STRIPE_PRICE_<KEY>_MONTHLY and
-STRIPE_PRICE_<KEY>_YEARLY. The prices shown here are for people to read; Stripe's prices are
+To add a plan: add a `Plan` to PLANS (a tier of lower-case letters), create its product and
+monthly and yearly prices in Stripe, and set STRIPE_PRICE_<TIER>_MONTHLY and
+STRIPE_PRICE_<TIER>_YEARLY. The prices shown here are for people to read; Stripe's prices are
 what is charged, so keep the two equal. A limit of None means no limit.
 
 New workspaces start with a trial of TRIAL_PLAN (tenants/provision.py) and fall back to FREE
-when it ends without a subscription.
+when it ends without a subscription. It imports nothing from the web app, so billing code,
+jobs and the UI can all import it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tenants.provision import TRIAL_DAYS, TRIAL_PLAN
 
 SeatModel = Literal["flat", "per_seat"]
 INTERVALS = ("month", "year")
-PRICE_SETTING = {"month": "monthly", "year": "yearly"}  # STRIPE_PRICE_<KEY>_<...>
+PRICE_SETTING = {"month": "monthly", "year": "yearly"}  # STRIPE_PRICE_<TIER>_<...>
 
 
 @dataclass(frozen=True)
@@ -38,37 +39,57 @@ LIMIT_LABELS = {
     "scheduled_syncs": "scheduled syncs",
     "api_calls_per_day": "API calls a day",
 }
-FEATURE_LABELS = {"audit_log": "Audit log", "priority_support": "Priority support"}
+FLAG_LABELS = {"audit_log": "Audit log", "priority_support": "Priority support"}
 
 
 @dataclass(frozen=True)
 class Plan:
-    key: str
+    tier: str  # stored as core_tenants.plan_tier
     name: str
     tagline: str
     monthly_cents: int  # per seat for per-seat plans
     yearly_cents: int
     seat_model: SeatModel
     limits: Limits
-    features: frozenset[str] = field(default_factory=frozenset)
+    flags: frozenset[str] = field(default_factory=frozenset)
+    featured: bool = False  # the one the pricing table points people to
 
     @property
     def paid(self) -> bool:
         return self.monthly_cents > 0
 
+    @property
+    def price(self) -> str:
+        """The monthly price as people read it ("$0", "$19")."""
+        return money(self.monthly_cents)
+
+    @property
+    def per(self) -> str:
+        """What the price is for: "workspace" or "member"."""
+        return "member" if self.seat_model == "per_seat" else "workspace"
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """What the plan gives, one line each, from its limits and flags (pricing tables)."""
+        lines = [
+            f"{'Unlimited' if (n := self.limit(k)) is None else f'{n:,}'} {label}"
+            for k, label in LIMIT_LABELS.items()
+        ]
+        return (*lines, *(FLAG_LABELS[f] for f in sorted(self.flags)))
+
     def limit(self, name: str) -> int | None:
         return getattr(self.limits, name)
 
-    def has(self, feature: str) -> bool:
-        return feature in self.features
+    def has(self, flag: str) -> bool:
+        return flag in self.flags
 
     def price_setting(self, interval: str) -> str:
         """The key of this plan's price for `interval` in Settings.stripe_prices."""
-        return f"{self.key}_{PRICE_SETTING[interval]}"
+        return f"{self.tier}_{PRICE_SETTING[interval]}"
 
 
 FREE = Plan(
-    key="free",
+    tier="free",
     name="Free",
     tagline="For trying it out and for small side projects.",
     monthly_cents=0,
@@ -77,17 +98,18 @@ FREE = Plan(
     limits=Limits(members=3, webhook_endpoints=1, scheduled_syncs=0, api_calls_per_day=1_000),
 )
 PRO = Plan(
-    key="pro",
+    tier="pro",
     name="Pro",
     tagline="For a small team that depends on it.",
     monthly_cents=1_900,
     yearly_cents=19_000,
     seat_model="flat",
     limits=Limits(members=10, webhook_endpoints=5, scheduled_syncs=5, api_calls_per_day=50_000),
-    features=frozenset({"audit_log"}),
+    flags=frozenset({"audit_log"}),
+    featured=True,
 )
 TEAM = Plan(
-    key="team",
+    tier="team",
     name="Team",
     tagline="For growing teams: pay for each member.",
     monthly_cents=1_200,
@@ -96,16 +118,17 @@ TEAM = Plan(
     limits=Limits(
         members=None, webhook_endpoints=None, scheduled_syncs=None, api_calls_per_day=500_000
     ),
-    features=frozenset({"audit_log", "priority_support"}),
+    flags=frozenset({"audit_log", "priority_support"}),
 )
-PLANS: dict[str, Plan] = {p.key: p for p in (FREE, PRO, TEAM)}
-PAID = tuple(p for p in PLANS.values() if p.paid)
-assert TRIAL_PLAN in PLANS and TRIAL_DAYS > 0, "tenants/provision.py names a plan defined here"
+PLANS: tuple[Plan, ...] = (FREE, PRO, TEAM)
+BY_TIER: dict[str, Plan] = {p.tier: p for p in PLANS}
+PAID = tuple(p for p in PLANS if p.paid)
+assert TRIAL_PLAN in BY_TIER and TRIAL_DAYS > 0, "tenants/provision.py names a plan defined here"
 
 
-def plan(key: str | None) -> Plan:
-    """The plan with this key; FREE for anything else (an unknown key grants nothing)."""
-    return PLANS.get(key or "", FREE)
+def plan(tier: str | None) -> Plan:
+    """The plan of `tier`; FREE for a tier that is unknown or not set (it grants nothing)."""
+    return BY_TIER.get(tier or "", FREE)
 
 
 def plan_for_price(prices: Mapping[str, str], price_id: str) -> tuple[Plan, str] | None:
@@ -121,7 +144,7 @@ def price_problems(prices: Mapping[str, str], billing_configured: bool) -> list[
     """STRIPE_PRICE_* settings that name no plan, and, with Stripe set up, missing prices."""
     known = {p.price_setting(i) for p in PAID for i in INTERVALS}
     problems = [
-        f"STRIPE_PRICE_{name.upper()} names no plan (plans: {', '.join(PLANS)})"
+        f"STRIPE_PRICE_{name.upper()} names no plan (plans: {', '.join(BY_TIER)})"
         for name in sorted(set(prices) - known)
     ]
     if billing_configured:

@@ -73,7 +73,7 @@ def subscription_fields(
     live = subscription.get("status") in ("active", "trialing", "past_due")
     renews = live and not subscription.get("cancel_at_period_end")
     return {
-        "plan_tier": chosen.key,
+        "plan_tier": chosen.tier,
         "status": subscription.get("status") or "incomplete",
         "provider": "stripe",
         "provider_subscription_id": subscription["id"],

@@ -36,7 +36,7 @@ def standing(
     unpaid, paused, expired) has Free limits."""
     moment = at or now()
     if status not in PLAN_APPLIES:
-        return Standing(FREE.key, status, None)
+        return Standing(FREE.tier, status, None)
     if status == "trialing":
         return Standing(tier, status, trial_end)
     if status == "past_due":
@@ -45,7 +45,7 @@ def standing(
     if status == "canceled":
         if period_end and period_end > moment:
             return Standing(tier, status, period_end)
-        return Standing(FREE.key, status, None)
+        return Standing(FREE.tier, status, None)
     return Standing(tier, status, period_end if cancel_at_period_end else None)
 
 

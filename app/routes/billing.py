@@ -18,41 +18,28 @@ import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 
-from fasthtml.common import (
-    H1,
-    H2,
-    H3,
-    A,
-    APIRouter,
-    Article,
-    Button,
-    Div,
-    Form,
-    Li,
-    Option,
-    P,
-    Redirect,
-    Select,
-    Small,
-    Strong,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
-    Tr,
-    Ul,
-)
+from fasthtml.common import H1, A, APIRouter, Div, Form, Li, Option, P, Redirect, Select, Tr, Ul
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from app.billing import usage
-from app.billing.plans import FEATURE_LABELS, INTERVALS, LIMIT_LABELS, PLANS, Plan, money
+from app.billing.plans import BY_TIER, INTERVALS, LIMIT_LABELS, PLANS, Plan, money, plan
 from app.billing.reconcile import LIVE, reconcile
 from app.billing.state import current_plan, notice
 from app.billing.stripe_api import Stripe, StripeUnavailable
-from app.ui.components import CsrfField, SettingsTabs, When
+from app.ui.components import CsrfField, SettingsTabs
+from app.ui.kit import (
+    Badge,
+    Button,
+    Callout,
+    Card,
+    Cell,
+    EmptyState,
+    StatusBadge,
+    Table,
+    When,
+)
 from app.ui.layout import Page
 from app.web.audit import record
 from app.web.mount import writes
@@ -99,11 +86,11 @@ def PlanStanding(auth, row: dict | None):
     """The plan in force and why: status, trial days left, the period, the next invoice."""
     current = current_plan(auth)
     status = auth.plan_status or "active"
-    facts = [Li("Status: ", Strong(STATUS_LABELS.get(status, status)))]
-    if current.key != auth.plan_tier:
+    facts = []
+    if current.tier != auth.plan_tier:
         facts.append(
             Li(
-                f"The {PLANS.get(auth.plan_tier or '', current).name} plan has ended: "
+                f"The {plan(auth.plan_tier).name} plan has ended: "
                 "this workspace has Free limits. Nothing was deleted."
             )
         )
@@ -111,22 +98,25 @@ def PlanStanding(auth, row: dict | None):
         facts.append(
             Li(
                 f"Trial: {left} day{'s' if left != 1 else ''} left (ends ",
-                When(auth.plan_ends_at),
-                " UTC)",
+                When(auth.plan_ends_at, relative_text=False),
+                ")",
             )
         )
     elif auth.plan_ends_at:
-        facts.append(Li(f"{current.name} ends ", When(auth.plan_ends_at), " UTC"))
+        facts.append(Li(f"{current.name} ends ", When(auth.plan_ends_at, relative_text=False)))
     if row and row["next_invoice_at"]:
         amount = row["next_invoice_amount"]
         shown = money(amount, row["currency"] or "usd") if amount is not None else "—"
-        facts.append(Li("Next invoice: ", When(row["next_invoice_at"]), f" UTC, {shown}"))
+        facts.append(
+            Li("Next invoice: ", When(row["next_invoice_at"], relative_text=False), f", {shown}")
+        )
     banner = notice(auth)
-    return Article(
-        H2(f"{current.name} plan"),
-        P(current.tagline, cls="muted"),
-        P(banner[0], cls="error") if banner else "",
-        Ul(*facts),
+    return Card(
+        Callout(banner[0], tone="warning", icon="alert-circle") if banner else "",
+        Ul(*facts) if facts else "",
+        title=f"{current.name} plan",
+        description=current.tagline,
+        actions=[StatusBadge("subscription", status)],
         id="billing-standing",
     )
 
@@ -151,20 +141,26 @@ def Usage(auth, req: Request, row: dict | None):
             if current.seat_model == "per_seat"
             else f"up to {allowed('members')}"
         )
-    return Article(
-        H2("Usage"),
+
+    def Line(name: str, used_now: str, limit: str):
+        return Tr(
+            Cell(name, label="Limit"),
+            Cell(used_now, label="Used", cls="num"),
+            Cell(limit, label="Allowed", cls="num"),
+        )
+
+    return Card(
         Table(
-            Thead(Tr(Th("Limit"), Th("Used"), Th("Allowed"))),
-            Tbody(
-                *[
-                    Tr(Td(LIMIT_LABELS[n].capitalize()), Td(str(u)), Td(allowed(n)))
-                    for n, u in used.items()
-                ],
-                Tr(Td("Seats paid for"), Td(paid), Td("")),
-                Tr(Td("API calls a day"), Td("—"), Td(allowed("api_calls_per_day"))),
-            ),
+            ["Limit", ("Used", "num"), ("Allowed", "num")],
+            *[Line(LIMIT_LABELS[n].capitalize(), str(u), allowed(n)) for n, u in used.items()],
+            Line("Seats paid for", paid, ""),
+            Line("API calls a day", "—", allowed("api_calls_per_day")),
+            stack=True,
+            caption="Usage against the plan's limits",
         ),
-        Small("Members include invitations not yet accepted."),
+        title="Usage",
+        description="Members include invitations not yet accepted.",
+        flush=True,
         id="billing-usage",
     )
 
@@ -176,34 +172,36 @@ def PlanCard(req: Request, candidate: Plan, current: Plan, choosable: bool):
         else f"{money(candidate.monthly_cents)}/month or {money(candidate.yearly_cents)}/year"
         + (" per member" if candidate.seat_model == "per_seat" else "")
     )
-    limits = [
-        Li(f"{'Unlimited' if (n := candidate.limit(k)) is None else f'{n:,}'} {label}")
-        for k, label in LIMIT_LABELS.items()
-    ]
-    features = [Li(FEATURE_LABELS[f]) for f in sorted(candidate.features)]
-    choose = ""
-    if candidate.key == current.key:
-        choose = Small("Your plan", cls="badge")
+    choose: object = ""
+    if candidate.tier == current.tier:
+        choose = Badge("Your plan", "primary")
     elif choosable and candidate.paid:
         choose = Form(
             CsrfField(req),
-            Button(f"Choose {candidate.name}", name="plan", value=candidate.key, type="submit"),
             Select(
                 *[Option(INTERVAL_LABELS[i], value=i) for i in INTERVALS],
                 name="interval",
                 aria_label=f"{candidate.name} billing period",
             ),
+            Button(
+                f"Choose {candidate.name}",
+                name="plan",
+                value=candidate.tier,
+                type="submit",
+                variant="primary" if candidate.featured else "outline",
+            ),
             method="post",
             action=f"{PAGE}/checkout",
             cls="inline-form",
         )
-    return Article(
-        H3(candidate.name),
-        P(Strong(price)),
-        P(candidate.tagline, cls="muted"),
-        Ul(*limits, *features),
-        choose,
-        id=f"plan-{candidate.key}",
+    return Card(
+        Div(price, cls="plan-price"),
+        Ul(*[Li(f) for f in candidate.features]),
+        footer=choose,
+        title=candidate.name,
+        description=candidate.tagline,
+        cls="plan" + (" plan-featured" if candidate.featured else ""),
+        id=f"plan-{candidate.tier}",
     )
 
 
@@ -211,15 +209,15 @@ def Plans(req: Request, auth, row: dict | None):
     settings = req.app.state.settings
     manage = can(auth, "billing", "manage")
     subscribed = bool(row and row["provider"] == "stripe" and row["status"] in LIVE)
-    actions = []
+    actions: list = []
+    note: object = ""
     if not settings.billing_configured:
-        actions.append(
-            P(
+        note = Div(
+            Callout(
                 "Billing is not configured on this server: set STRIPE_SECRET_KEY and the "
-                "prices (see the README, Billing). Until then the plans are shown only.",
-                cls="muted",
-                id="billing-not-configured",
-            )
+                "prices (see the README, Billing). Until then the plans are shown only."
+            ),
+            id="billing-not-configured",
         )
     elif manage and row and row["provider_customer_id"]:
         actions.append(
@@ -228,47 +226,52 @@ def Plans(req: Request, auth, row: dict | None):
                 Button(
                     "Manage payment method, switch plan or cancel",
                     type="submit",
-                    cls="secondary",
+                    variant="secondary",
                 ),
                 method="post",
                 action=f"{PAGE}/portal",
             )
         )
     elif not manage:
-        actions.append(P("Only an owner can change the plan.", cls="muted"))
+        note = P("Only an owner can change the plan.", cls="muted")
     choosable = settings.billing_configured and manage and not subscribed
-    return Article(
-        H2("Plans"),
-        *actions,
-        Div(*[PlanCard(req, p, current_plan(auth), choosable) for p in PLANS.values()], cls="grid"),
+    return Card(
+        note,
+        Div(*[PlanCard(req, p, current_plan(auth), choosable) for p in PLANS], cls="pricing"),
+        title="Plans",
+        actions=actions,
         id="billing-plans",
     )
 
 
 def Invoices(invoices: list[dict]):
     if not invoices:
-        return Article(H2("Invoices"), P("No invoices yet.", cls="muted"), id="billing-invoices")
+        return Card(
+            EmptyState("No invoices yet", "Stripe's invoices show here once you subscribe."),
+            title="Invoices",
+            id="billing-invoices",
+        )
     rows = [
         Tr(
-            Td(When(i["created_at"])),
-            Td(i["number"] or i["id"]),
-            Td(money(i["amount_due"], i["currency"])),
-            Td(STATUS_LABELS.get(i["status"], i["status"])),
-            Td(
+            Cell(When(i["created_at"], relative_text=False), label="Date"),
+            Cell(i["number"] or i["id"], label="Number"),
+            Cell(money(i["amount_due"], i["currency"]), label="Amount", cls="num"),
+            Cell(STATUS_LABELS.get(i["status"], i["status"]), label="Status"),
+            Cell(
                 A("View", href=i["hosted_invoice_url"], rel="noopener", target="_blank")
                 if i["hosted_invoice_url"]
                 else "",
                 " ",
                 A("PDF", href=i["invoice_pdf"], rel="noopener") if i["invoice_pdf"] else "",
+                cls="actions",
             ),
         )
         for i in invoices
     ]
-    return Article(
-        H2("Invoices"),
-        Table(
-            Thead(Tr(Th("Date"), Th("Number"), Th("Amount"), Th("Status"), Th(""))), Tbody(*rows)
-        ),
+    return Card(
+        Table(["Date", "Number", ("Amount", "num"), "Status", ("", "actions")], *rows, stack=True),
+        title="Invoices",
+        flush=True,
         id="billing-invoices",
     )
 
@@ -277,16 +280,11 @@ def DevPlanForm(req: Request, auth):
     """Development only: put the workspace on any plan, to try the limits."""
     if req.app.state.settings.is_production or not can(auth, "billing", "manage"):
         return ""
-    return Article(
-        Small("Development only", cls="badge badge-warn"),
-        P("Switch this workspace's plan without Stripe, to try its limits."),
+    return Card(
         Form(
             CsrfField(req),
             Select(
-                *[
-                    Option(p.name, value=p.key, selected=p.key == auth.plan_tier)
-                    for p in PLANS.values()
-                ],
+                *[Option(p.name, value=p.tier, selected=p.tier == auth.plan_tier) for p in PLANS],
                 name="plan",
                 aria_label="Plan",
             ),
@@ -295,11 +293,14 @@ def DevPlanForm(req: Request, auth):
                 name="status",
                 aria_label="Status",
             ),
-            Button("Switch plan", type="submit", cls="secondary"),
+            Button("Switch plan", type="submit", variant="secondary"),
             method="post",
             action=f"{PAGE}/dev-plan",
             cls="inline-form",
         ),
+        title="Try a plan",
+        description="Development only: switch this workspace's plan without Stripe.",
+        actions=[Badge("Development only", "warning")],
         id="billing-dev",
     )
 
@@ -311,7 +312,7 @@ def BillingPage(req: Request, auth, message: str = ""):
         "Billing",
         H1("Settings"),
         SettingsTabs(PAGE),
-        P(message, cls="notice", id="billing-message") if message else "",
+        Div(Callout(message, tone="success"), id="billing-message") if message else "",
         PlanStanding(auth, row),
         Usage(auth, req, row),
         Plans(req, auth, row),
@@ -375,7 +376,7 @@ def _with_plan(auth, tenant: dict):
 @rt.post(f"{PAGE}/checkout")
 def start_checkout(req: Request, auth, plan: str = "", interval: str = ""):
     require(auth, "billing", "manage")
-    chosen = PLANS.get(plan)
+    chosen = BY_TIER.get(plan)
     if chosen is None or not chosen.paid:
         raise HTTPException(400, "Choose a paid plan from the list.")
     if interval not in INTERVALS:
@@ -401,7 +402,7 @@ def start_checkout(req: Request, auth, plan: str = "", interval: str = ""):
         )
     except StripeUnavailable as e:
         raise HTTPException(503, str(e)) from None
-    record(req, auth, "billing.checkout_started", plan=chosen.key, interval=interval)
+    record(req, auth, "billing.checkout_started", plan=chosen.tier, interval=interval)
     return RedirectResponse(session["url"], status_code=303)
 
 
@@ -443,7 +444,7 @@ def open_portal(req: Request, auth):
 @dev_rt.post(f"{PAGE}/dev-plan")
 def switch_plan_in_development(req: Request, auth, plan: str = "", status: str = "active"):
     require(auth, "billing", "manage")
-    if plan not in PLANS:
+    if plan not in BY_TIER:
         raise HTTPException(400, "Choose a plan from the list.")
     if status not in DEV_STATUSES:
         raise HTTPException(400, "Choose a status from the list.")
