@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
+from typing import Any, cast
 
 import stripe
+from stripe.params.checkout import SessionCreateParams
 
 from app.settings import Settings
 
@@ -64,8 +65,9 @@ class Stripe:
         return customer["id"]
 
     def checkout_session(self, params: dict[str, Any]) -> dict[str, Any]:
+        typed = cast(SessionCreateParams, params)  # built by the route
         return self._call(
-            "create checkout session", lambda: self.v1.checkout.sessions.create(params)
+            "create checkout session", lambda: self.v1.checkout.sessions.create(typed)
         )
 
     def checkout_session_of(self, session_id: str) -> dict[str, Any]:

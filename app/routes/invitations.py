@@ -60,7 +60,7 @@ from app.web.audit import record
 from app.web.permissions import can, manageable_roles, require
 from app.web.signin import AFTER_SIGN_IN, client_ip
 from app.work.in_request import jobs_for
-from tenants import billing, invitations
+from tenants import billing, invitations, members
 from tenants.catalog import ROLES, Auth
 from tenants.jobs import FINISHED
 
@@ -429,8 +429,8 @@ def accept(req: Request, auth, token: str, other_email: str = ""):
     mine = state.catalog.memberships(auth.user_id)
     if not any(m["id"] == invitation["tenant_id"] for m in mine):
         # Invitations hold a seat, but the plan may have shrunk since this one was sent.
-        members, _ = billing.members_used(state.catalog, invitation["tenant_id"])
-        require_room_in(state.catalog.tenant(invitation["tenant_id"]) or {}, "members", members)
+        seated, _ = billing.members_used(state.catalog, invitation["tenant_id"])
+        require_room_in(state.catalog.tenant(invitation["tenant_id"]) or {}, "members", seated)
     try:
         used = invitations.accept(state.catalog, token, auth.user_id)
     except invitations.AlreadyMember:
