@@ -71,10 +71,7 @@ class Plan:
     @property
     def features(self) -> tuple[str, ...]:
         """What the plan gives, one line each, from its limits and flags (pricing tables)."""
-        lines = [
-            f"{'Unlimited' if (n := self.limit(k)) is None else f'{n:,}'} {label}"
-            for k, label in LIMIT_LABELS.items()
-        ]
+        lines = [_amount(self.limit(k), label) for k, label in LIMIT_LABELS.items()]
         return (*lines, *(FLAG_LABELS[f] for f in sorted(self.flags)))
 
     def limit(self, name: str) -> int | None:
@@ -86,6 +83,15 @@ class Plan:
     def price_setting(self, interval: str) -> str:
         """The key of this plan's price for `interval` in Settings.stripe_prices."""
         return f"{self.tier}_{PRICE_SETTING[interval]}"
+
+
+def _amount(n: int | None, label: str) -> str:
+    """ "Unlimited members", "No scheduled syncs", "1 webhook endpoint", "3 members"."""
+    if n is None:
+        return f"Unlimited {label}"
+    if n == 0:
+        return f"No {label}"
+    return f"1 {label.replace('s ', ' ', 1).removesuffix('s')}" if n == 1 else f"{n:,} {label}"
 
 
 FREE = Plan(

@@ -172,7 +172,7 @@ def PlanCard(req: Request, candidate: Plan, current: Plan, choosable: bool):
         else f"{money(candidate.monthly_cents)}/month or {money(candidate.yearly_cents)}/year"
         + (" per member" if candidate.seat_model == "per_seat" else "")
     )
-    choose: object = ""
+    choose: object = None
     if candidate.tier == current.tier:
         choose = Badge("Your plan", "primary")
     elif choosable and candidate.paid:
