@@ -32,6 +32,7 @@ from tenants import billing, invitations
 from tenants.stamp import iso, now, parse
 from tests.conftest import dev_sign_in, page_csrf
 from tests.support.server import ROOT, free_port
+from tests.test_account_lifecycle import download, export
 from tests.test_team import add_member, hx, own_tenant, user_id
 
 WEBHOOK_SECRET = "whsec_test_billing_secret"
@@ -347,6 +348,37 @@ def test_per_seat_quantity_follows_the_members_and_deletion_cancels(
     assert deleted.status_code in (200, 303), deleted.text
     drain(app)
     assert stripe_api.subscriptions.retrieve(subscription).status == "canceled"
+
+
+def test_trial_ending_mails_the_owners_and_the_export_has_the_billing_records(
+    app, client, stripe_url
+):
+    dev_sign_in(client, "olive@example.com", "Olive")
+    tenant = own_tenant(app, "olive@example.com")
+    switch(client, "free")
+    upgrade(client, stripe_url, "pro")
+    row = billing.subscription(app.state.catalog, tenant)
+    ending = {
+        "id": row["provider_subscription_id"],
+        "customer": row["provider_customer_id"],
+        "trial_end": int(time.time()) + 3 * 86400,
+    }
+    body = event("customer.subscription.trial_will_end", ending)
+    assert deliver(client, body).status_code == 200
+    assert deliver(client, body).json()["message"].startswith("duplicate")
+    [mail] = app.state.catalog.rows(
+        "SELECT payload FROM sys_jobs WHERE job_type = 'email.send_batch'"
+    )
+    [recipient] = json.loads(mail["payload"])["recipients"]
+    assert recipient["to"] == "olive@example.com"
+    assert recipient["variables"]["plan_name"] == "Pro"
+
+    job_id = export(app, client, tenant)
+    drain(app)
+    files = download(client, job_id)
+    records = files["tenant/billing.json"]
+    assert records["subscription"]["provider_subscription_id"] == row["provider_subscription_id"]
+    assert [i["amount_due"] for i in records["invoices"]] == [1_900]
 
 
 # -- webhooks -------------------------------------------------------------------------------
