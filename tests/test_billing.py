@@ -491,6 +491,21 @@ def test_an_older_snapshot_never_overwrites_a_newer_one_nor_a_foreign_session(
 # -- limits on every gated route, on each plan -----------------------------------------------
 
 
+# The route modules the walker below covers; a module that starts checking a limit or a
+# feature fails this until the walker tries it too.
+WALKED = {"audit.py", "invitations.py", "sync.py", "webhook_settings.py"}
+CHECKS = ("require_room(", "require_room_in(", "require_feature(", "over_limit(")
+
+
+def test_the_walker_covers_every_module_that_checks_the_plan():
+    gated = {
+        path.name
+        for path in (ROOT / "app" / "routes").glob("*.py")
+        if any(check in path.read_text() for check in CHECKS)
+    }
+    assert gated == WALKED
+
+
 def test_every_gated_route_holds_its_limit_on_each_plan(app, client):
     """Members (invitations), webhook endpoints, scheduled syncs and the audit log, per plan
     set with the development control; a refusal is 402 with an upgrade link and changes
