@@ -111,8 +111,14 @@ def billing_env(stripe_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def app(make_settings, stripe_url):
-    application = create_app(make_settings(**billing_env(stripe_url)))
+def database(request) -> dict[str, str]:
+    """SQLite; a test that asks for `backend` too runs on SQLite and on PostgreSQL."""
+    return request.getfixturevalue("backend") if "backend" in request.fixturenames else {}
+
+
+@pytest.fixture
+def app(make_settings, stripe_url, database):
+    application = create_app(make_settings(**billing_env(stripe_url), **database))
     # Jobs run when a test drains them, retries at once.
     state = application.state
     config = JobConfig(retry_base_seconds=0, poll_seconds=3600)
@@ -255,11 +261,11 @@ def test_upgrade_failed_payment_grace_and_cancel_at_period_end(app, client, stri
 
     # The grace period runs out (its start moved back 8 days): Free limits, nothing deleted.
     eight_days_ago = iso(parse(now()) - timedelta(days=8))
-    with app.state.catalog.begin() as conn:
-        conn.exec_driver_sql(
-            "UPDATE core_subscriptions SET past_due_since = ? WHERE tenant_id = ?",
-            (eight_days_ago, tenant),
-        )
+    app.state.catalog.execute(
+        "UPDATE core_subscriptions SET past_due_since = :s WHERE tenant_id = :t",
+        s=eight_days_ago,
+        t=tenant,
+    )
     assert billing_sync(app.state.settings, None) == 0  # `main.py billing sync`
     assert in_force(*standing(app, tenant)[::2]).tier == "free"
     assert live_endpoints(app, tenant) == 2  # kept
@@ -419,7 +425,7 @@ def test_stripe_webhook_is_not_there_without_billing_configured(make_settings):
 
 
 def test_fifty_concurrent_copies_are_handled_once_and_order_does_not_matter(
-    app, client, stripe_url, stripe_api
+    backend, app, client, stripe_url, stripe_api
 ):
     dev_sign_in(client, "olive@example.com", "Olive")
     tenant = own_tenant(app, "olive@example.com")
@@ -430,12 +436,11 @@ def test_fifty_concurrent_copies_are_handled_once_and_order_does_not_matter(
     created = stripe_api.subscriptions.retrieve(subscription).to_dict()  # the first state
     stripe_api.subscriptions.update(subscription, {"cancel_at_period_end": True})
     newest = stripe_api.subscriptions.retrieve(subscription).to_dict()
-    with app.state.catalog.begin() as conn:  # forget what Checkout's return stored
-        conn.exec_driver_sql(
-            "UPDATE core_subscriptions SET synced_at = NULL, cancel_at_period_end = 0 "
-            "WHERE tenant_id = ?",
-            (tenant,),
-        )
+    app.state.catalog.execute(  # forget what Checkout's return stored
+        """UPDATE core_subscriptions SET synced_at = NULL, cancel_at_period_end = 0
+           WHERE tenant_id = :t""",
+        t=tenant,
+    )
 
     # 50 copies of `updated` at once: one stored, one job, one handling.
     updated = event("customer.subscription.updated", newest)
@@ -519,11 +524,8 @@ def test_every_gated_route_holds_its_limit_on_each_plan(app, client):
     for current in PLANS:
         switch(client, current.tier)
         # Start each plan from nothing: no invitations, endpoints or schedules.
-        with catalog.begin() as conn:
-            conn.exec_driver_sql("DELETE FROM core_invitations WHERE tenant_id = ?", (tenant,))
-            conn.exec_driver_sql(
-                "DELETE FROM core_webhook_endpoints WHERE tenant_id = ?", (tenant,)
-            )
+        catalog.execute("DELETE FROM core_invitations WHERE tenant_id = :t", t=tenant)
+        catalog.execute("DELETE FROM core_webhook_endpoints WHERE tenant_id = :t", t=tenant)
         client.post(f"/sync/{source}/schedule", data={"schedule": "off"}, headers=hx(client))
 
         seats = current.limit("members")
