@@ -618,6 +618,9 @@ def test_without_stripe_keys_the_page_shows_the_plans_and_says_so(make_settings)
         for p in PLANS:
             assert f'id="plan-{p.tier}"' in page and p.name in page
         assert "Development only" in page
+        landing = c.get("/").text  # the pricing table reads the same definition
+        for p in PLANS:
+            assert p.name in landing and p.price in landing and p.features[0] in landing
     application.state.databases.dispose()
     application.state.catalog.dispose()
     assert plan("nonsense").tier == "free"

@@ -31,6 +31,8 @@ PROBES = [
     ("POST", "/notes", {"tenant_id": "{tenant}", "body": "pwned"}),
     ("DELETE", "/notes/{note}", None),
     ("DELETE", "/notes/{note}?tenant_id={tenant}", None),
+    ("POST", "/notes/{note}/restore", None),
+    ("POST", "/onboarding/docs", {"tenant_id": "{tenant}"}),
     ("GET", "/settings?tenant_id={tenant}", None),
     (
         "POST",
@@ -157,6 +159,7 @@ def snapshot(app, tenant_id: str) -> dict:
             table: db.q(f"SELECT * FROM {table} ORDER BY 1")
             for table in (
                 "notes",
+                "onboarding_steps",
                 "core_settings",
                 "core_tenant_users",
                 "core_permissions",

@@ -60,6 +60,8 @@ MATRIX = [
     Row("GET", "/notes"),
     Row("POST", "/notes", form={"body": "a note by {role}"}),
     Row("DELETE", "/notes/{note}"),
+    Row("POST", "/notes/{note}/restore"),  # the note each role just deleted
+    Row("POST", "/onboarding/docs"),
     Row("GET", "/settings"),
     Row(
         "POST",

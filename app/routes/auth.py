@@ -7,13 +7,14 @@ import logging
 import httpx
 import httpx2
 from authlib.integrations.base_client import OAuthError
-from fasthtml.common import H1, A, APIRouter, Redirect
+from fasthtml.common import APIRouter, Redirect
 from joserfc.errors import JoseError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.ui.components import DevSignInForm
-from app.ui.layout import Page
+from app.ui.kit import Button
+from app.ui.layout import SignInPage
 from app.web.signin import Identity, sign_in
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def _unavailable(error: Exception) -> HTTPException:
 
 
 def OidcButton():
-    return A("Sign in with Google", href="/login/oidc", role="button", cls="wide")
+    return Button("Sign in with Google", href="/login/oidc", variant="outline", cls="btn-block")
 
 
 @rt.get("/login")
@@ -39,7 +40,7 @@ def login(req: Request, sess):
     if token and state.catalog.resolve(token, idle_minutes=state.settings.session_idle_minutes):
         return Redirect("/dashboard")
     body = DevSignInForm(req) if state.settings.dev_login_enabled else OidcButton()
-    return Page(req, "Sign in", H1("Sign in"), body)
+    return SignInPage(req, body)
 
 
 @rt.get("/login/oidc")

@@ -18,7 +18,7 @@ import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 
-from fasthtml.common import H1, A, APIRouter, Div, Form, Li, Option, P, Redirect, Select, Tr, Ul
+from fasthtml.common import A, APIRouter, Div, Form, Li, Option, P, Redirect, Select, Tr, Ul
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
@@ -28,7 +28,7 @@ from app.billing.plans import BY_TIER, INTERVALS, LIMIT_LABELS, PLANS, Plan, mon
 from app.billing.reconcile import LIVE, reconcile
 from app.billing.state import current_plan, notice
 from app.billing.stripe_api import Stripe, StripeUnavailable
-from app.ui.components import CsrfField, SettingsTabs
+from app.ui.components import CsrfField, SettingsHeader, SettingsTabs
 from app.ui.kit import (
     Badge,
     Button,
@@ -310,7 +310,7 @@ def BillingPage(req: Request, auth, message: str = ""):
     return Page(
         req,
         "Billing",
-        H1("Settings"),
+        SettingsHeader(),
         SettingsTabs(PAGE),
         Div(Callout(message, tone="success"), id="billing-message") if message else "",
         PlanStanding(auth, row),
