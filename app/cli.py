@@ -9,6 +9,7 @@
     uv run main.py users list [--email TEXT]
     uv run main.py jobs list [--tenant ID] [--status S] [--type T] [--limit N]
     uv run main.py jobs retry JOB_ID [--tenant ID]
+    uv run main.py billing sync               every workspace's subscription from Stripe
 
 Exit status: 0 done, 1 failed (the message says what), 2 bad usage or settings.
 """
@@ -28,6 +29,9 @@ import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.engine import URL
 
+from app.billing.jobs import end_subscription
+from app.billing.reconcile import reconcile
+from app.billing.stripe_api import StripeUnavailable
 from app.factory import create_app, open_data_layer
 from app.lib.email_send import SmtpConfig, _connection
 from app.log_config import configure_logging
@@ -35,6 +39,7 @@ from app.routes.health import database_problems
 from app.settings import Settings, SettingsError, load_settings
 from app.work.jobs import JobManager
 from app.work.scheduler import SHUTDOWN_GRACE_SECONDS
+from tenants import billing
 from tenants import jobs as store
 from tenants.catalog import Catalog
 from tenants.due import DueWork
@@ -331,6 +336,12 @@ def tenants_delete(settings: Settings, args: argparse.Namespace) -> int:
         conn.execute(
             sa.text("DELETE FROM core_memberships WHERE tenant_id = :id"), {"id": tenant["id"]}
         )
+    try:
+        ended = end_subscription(catalog, settings, tenant["id"])
+        if ended != "none":
+            print(f"its Stripe subscription is {ended}")
+    except StripeUnavailable as e:
+        print(f"warning: its Stripe subscription was not cancelled ({e}): cancel it in Stripe")
     url = tenant_url(settings.tenant_database_url, tenant["id"])
     drop_database(url)
     if settings.tenant_db_roles:
@@ -438,6 +449,27 @@ def jobs_retry(settings: Settings, args: argparse.Namespace) -> int:
 # -- the parser -----------------------------------------------------------------------------
 
 
+# -- billing --------------------------------------------------------------------------------
+
+
+def billing_sync(settings: Settings, args: argparse.Namespace) -> int:
+    """Reconcile every workspace that has a Stripe customer (after the webhook route was
+    down, or to apply a new BILLING_GRACE_DAYS); 1 if any could not be."""
+    if not settings.billing_configured:
+        raise CliError("billing is not configured: set STRIPE_SECRET_KEY")
+    catalog = Catalog(settings.database_url)
+    rows, failed = billing.customers(catalog), 0
+    for row in rows:
+        try:
+            outcome = reconcile(catalog, settings, row["tenant_id"])
+        except StripeUnavailable as e:
+            outcome, failed = f"failed: {e}", failed + 1
+        print(f"{row['tenant_id']}  {outcome}  ({row['name']})")
+    catalog.dispose()
+    print(f"{len(rows) - failed} of {len(rows)} workspaces reconciled with Stripe")
+    return 1 if failed else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="main.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -481,6 +513,12 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("job_id")
     retry.add_argument("--tenant", help="the tenant the job belongs to (default: the host)")
     retry.set_defaults(run=jobs_retry)
+
+    billing_command = commands.add_parser("billing", help="reconcile subscriptions with Stripe")
+    billing_actions = billing_command.add_subparsers(dest="action", metavar="ACTION", required=True)
+    billing_actions.add_parser(
+        "sync", help="every workspace's subscription from Stripe"
+    ).set_defaults(run=billing_sync)
     return parser
 
 

@@ -17,7 +17,10 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values, load_dotenv
 
+from app.billing.plans import price_problems
+
 GOOGLE_METADATA_URL = "https://accounts.google.com/.well-known/openid-configuration"
+STRIPE_API_BASE = "https://api.stripe.com"
 ENVIRONMENTS = ("development", "production", "test")
 INVITE_EMAIL_MISMATCH = ("confirm", "refuse")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -87,6 +90,17 @@ class Settings:
     outbound_disable_after: int = 5
     metrics_token: str = ""
     sentry_dsn: str = ""
+    # Billing (app/billing/): Stripe keys, the price ids of the paid plans, the grace period.
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = STRIPE_API_BASE
+    stripe_prices: dict[str, str] = field(default_factory=dict)  # "pro_monthly" -> "price_..."
+    billing_grace_days: int = 7
+
+    @property
+    def billing_configured(self) -> bool:
+        """Stripe is set up: without it the billing page shows the plans and says so."""
+        return bool(self.stripe_secret_key)
 
     @property
     def is_production(self) -> bool:
@@ -262,6 +276,15 @@ def load_settings(
         outbound_disable_after=_int(values, "OUTBOUND_WEBHOOK_DISABLE_AFTER", 5, problems),
         metrics_token=values.get("METRICS_TOKEN", "").strip(),
         sentry_dsn=values.get("SENTRY_DSN", "").strip(),
+        stripe_secret_key=values.get("STRIPE_SECRET_KEY", "").strip(),
+        stripe_webhook_secret=values.get("STRIPE_WEBHOOK_SECRET", "").strip(),
+        stripe_api_base=(values.get("STRIPE_API_BASE", "").strip() or STRIPE_API_BASE).rstrip("/"),
+        stripe_prices={
+            k[len("STRIPE_PRICE_") :].lower(): v.strip()
+            for k, v in values.items()
+            if k.startswith("STRIPE_PRICE_") and v.strip()
+        },
+        billing_grace_days=_int(values, "BILLING_GRACE_DAYS", 7, problems),
     )
     if settings.log_level not in LOG_LEVELS:
         problems.append(
@@ -275,6 +298,7 @@ def load_settings(
         )
     if "{tenant_id}" not in settings.tenant_database_url:
         problems.append("TENANT_DATABASE_URL must contain the placeholder {tenant_id}")
+    problems += _stripe_problems(settings)
     if settings.is_production:
         problems += _production_problems(settings)
     if problems:
@@ -310,6 +334,24 @@ def key_strength_bits(key: str) -> float:
     counts = Counter(key)
     per_char = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
     return per_char * len(key)
+
+
+def _stripe_problems(s: Settings) -> list[str]:
+    """Stripe's settings, each in the form Stripe issues it, and a price for every paid plan
+    (app/billing/plans.py) once Stripe is set up."""
+    problems = price_problems(s.stripe_prices, s.billing_configured)
+    if s.stripe_secret_key and not s.stripe_secret_key.startswith(("sk_", "rk_")):
+        problems.append("STRIPE_SECRET_KEY must be a secret or restricted key (sk_... or rk_...)")
+    if s.stripe_webhook_secret and not s.stripe_webhook_secret.startswith("whsec_"):
+        problems.append("STRIPE_WEBHOOK_SECRET must be an endpoint's signing secret (whsec_...)")
+    if s.stripe_secret_key and not s.stripe_webhook_secret:
+        problems.append(
+            "STRIPE_WEBHOOK_SECRET is missing: without it no subscription change reaches the app"
+        )
+    scheme = urlsplit(s.stripe_api_base).scheme
+    if scheme != "https" and (s.is_production or scheme != "http"):
+        problems.append(f"STRIPE_API_BASE must be an https URL, got {s.stripe_api_base!r}")
+    return problems
 
 
 def _production_problems(s: Settings) -> list[str]:

@@ -55,6 +55,9 @@ class Auth:
     role: str | None
     last_seen_at: str
     db: TenantDB | None = None  # set by the web app for tenant-scoped requests
+    # The plan's standing (app/billing/state.py): plan_tier applies until plan_ends_at.
+    plan_status: str | None = None
+    plan_ends_at: str | None = None
 
     def without_db(self) -> Auth:
         """Who and where, without the request's handle (hashable: a cache key)."""
@@ -66,7 +69,7 @@ class Auth:
 _RESOLVE = """
 SELECT s.id_hash AS session_hash, s.last_seen_at, s.expires_at, u.id AS user_id, u.email, u.name,
        u.avatar_url, t.id AS tenant_id, t.name AS tenant_name, t.status AS tenant_status,
-       t.plan_tier, m.role
+       t.plan_tier, t.plan_status, t.plan_ends_at, m.role
 FROM core_sessions s
 JOIN core_users u ON u.id = s.user_id
 LEFT JOIN core_tenants t ON t.id = s.tenant_id

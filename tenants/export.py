@@ -3,7 +3,8 @@
 - `profile.json`: the account as the catalog knows it.
 - `memberships.json`: the tenants they belong to, with their role.
 - `tenant/<table>.json`: every table of one tenant's database, when the caller allows it
-  (the web app does for owners). Rows are streamed into the zip one at a time, so a large
+  (the web app does for owners), and `tenant/billing.json`: the workspace's subscription and
+  invoices from the catalog. Rows are streamed into the zip one at a time, so a large
   table does not have to fit in memory.
 
 Nothing else is read: no other person's profile, no tenant the person does not belong to.
@@ -50,8 +51,9 @@ def write_account(path: Path, catalog: Catalog, user_id: str) -> None:
         archive.writestr("memberships.json", _json(memberships(catalog, user_id)))
 
 
-def write_tables(path: Path, tenant_db: TenantDB) -> int:
-    """The workspace's part: `tenant/<table>.json` for each table; returns how many."""
+def write_tables(path: Path, tenant_db: TenantDB, extra: dict[str, Any] | None = None) -> int:
+    """The workspace's part: `tenant/<table>.json` for each table, and `tenant/<name>.json`
+    for each of `extra` (records about the workspace kept elsewhere); returns how many."""
     tables = [
         table
         for table in sorted(tenant_db.meta.tables.values(), key=lambda t: t.name)
@@ -61,7 +63,9 @@ def write_tables(path: Path, tenant_db: TenantDB) -> int:
         for table in tables:
             with archive.open(f"tenant/{table.name}.json", "w") as file:
                 _stream_rows(tenant_db.conn, table, file)
-    return len(tables)
+        for name, value in (extra or {}).items():
+            archive.writestr(f"tenant/{name}.json", _json(value))
+    return len(tables) + len(extra or {})
 
 
 def combine(path: Path, parts: Sequence[Path]) -> None:

@@ -61,6 +61,14 @@ class NotOpen(InvitationError):
     """Accepted, revoked, expired, or its tenant is gone."""
 
 
+class NoSeat(InvitationError):
+    """The tenant's plan has no seat left for another person (members + open invitations)."""
+
+    def __init__(self, used: int):
+        super().__init__(f"All {used} seats are taken.")
+        self.used = used
+
+
 def status(invitation: Mapping[Any, Any], at: str | None = None) -> str:
     """accepted | revoked | expired | pending."""
     if invitation["accepted_at"]:
@@ -79,8 +87,10 @@ def create(
     role: str,
     invited_by: str,
     days: int = DEFAULT_DAYS,
+    seats: int | None = None,
 ) -> tuple[str, str]:
-    """A new invitation of `email` (lower-case) as `role`; returns (id, token)."""
+    """A new invitation of `email` (lower-case) as `role`; returns (id, token). With `seats`,
+    raises NoSeat if members and open invitations already fill that many."""
     token, invitation_id, stamp = secrets.token_urlsafe(32), new_id(), now()
     try:
         with catalog.begin() as conn:
@@ -96,6 +106,8 @@ def create(
             )
             if _open_count(conn, tenant_id) >= MAX_OPEN:
                 raise TooMany(f"There are {MAX_OPEN} open invitations; revoke some first.")
+            if seats is not None and (used := _seats_used(conn, tenant_id, stamp)) >= seats:
+                raise NoSeat(used)
             conn.execute(
                 sa.text("""INSERT INTO core_invitations (id, tenant_id, email, role, token_hash,
                                invited_by, created_at, sent_at, expires_at)
@@ -249,6 +261,16 @@ def _is_member(conn: sa.Connection, tenant_id: str, email: str) -> bool:
         ).first()
         is not None
     )
+
+
+def _seats_used(conn: sa.Connection, tenant_id: str, at: str) -> int:
+    """Members plus invitations that can still be accepted."""
+    return conn.execute(
+        sa.text("""SELECT (SELECT COUNT(*) FROM core_memberships WHERE tenant_id = :t)
+                        + (SELECT COUNT(*) FROM core_invitations WHERE tenant_id = :t
+                           AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > :at)"""),
+        {"t": tenant_id, "at": at},
+    ).scalar_one()
 
 
 def _open_count(conn: sa.Connection, tenant_id: str) -> int:

@@ -19,6 +19,9 @@ from tenants.pg_roles import ensure_tenant_role
 from tenants.routing import TenantDatabases
 from tenants.stamp import from_now, new_id, now
 
+# Every new workspace starts with a trial of this plan, no card needed; when it ends without a
+# subscription the workspace has Free limits (app/billing/plans.py defines both).
+TRIAL_PLAN = "team"
 TRIAL_DAYS = 14
 
 
@@ -105,16 +108,23 @@ def _claim_tenant(
         ).scalar_one()
 
 
-def _add_subscription(conn: sa.Connection, tenant_id: str) -> None:
-    stamp = now()
-    conn.execute(
+def _start_trial(conn: sa.Connection, tenant_id: str) -> None:
+    """The trial's subscription row, and its plan where the request path reads it; once."""
+    stamp, trial_end = now(), from_now(days=TRIAL_DAYS)
+    started = conn.execute(
         sa.text("""
         INSERT INTO core_subscriptions (id, tenant_id, plan_tier, status, trial_ends_at,
                                         created_at, updated_at)
-        VALUES (:id, :tenant, 'free', 'trialing', :trial, :t, :t)
+        VALUES (:id, :tenant, :plan, 'trialing', :trial, :t, :t)
         ON CONFLICT (tenant_id) DO NOTHING"""),
-        dict(id=new_id(), tenant=tenant_id, trial=from_now(days=TRIAL_DAYS), t=stamp),
-    )
+        dict(id=new_id(), tenant=tenant_id, plan=TRIAL_PLAN, trial=trial_end, t=stamp),
+    ).rowcount
+    if started:
+        conn.execute(
+            sa.text("""UPDATE core_tenants SET plan_tier = :plan, plan_status = 'trialing',
+                           plan_ends_at = :trial WHERE id = :id"""),
+            {"plan": TRIAL_PLAN, "trial": trial_end, "id": tenant_id},
+        )
 
 
 def provision(catalog: Catalog, databases: TenantDatabases, tenant_id: str, owner_id: str) -> None:
@@ -139,7 +149,7 @@ def provision(catalog: Catalog, databases: TenantDatabases, tenant_id: str, owne
                 VALUES (:id, :u, :tenant, 'owner', :t) ON CONFLICT (user_id, tenant_id) DO NOTHING"""),
                 dict(id=new_id(), u=owner_id, tenant=tenant_id, t=now()),
             )
-            _add_subscription(conn, tenant_id)
+            _start_trial(conn, tenant_id)
             activated = conn.execute(
                 sa.text("""UPDATE core_tenants SET status = 'active', updated_at = :t
                            WHERE id = :id AND status = 'provisioning'"""),

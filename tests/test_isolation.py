@@ -43,7 +43,6 @@ PROBES = [
     ),
     ("GET", "/dashboard/activity?tenant_id={tenant}", None),
     ("GET", "/settings/danger?tenant_id={tenant}", None),
-    ("GET", "/settings/billing?tenant_id={tenant}", None),
     ("GET", "/settings/team?tenant_id={tenant}", None),
     ("GET", "/members?tenant_id={tenant}", None),
     ("POST", "/members/{member}/role", {"role": "owner"}),
@@ -66,7 +65,7 @@ PROBES = [
     ("POST", "/jobs/{job}/retry", None),
     ("GET", "/settings/webhooks?tenant_id={tenant}", None),
     ("GET", "/settings/webhooks/deliveries?tenant_id={tenant}", None),
-    ("POST", "/settings/webhooks", {"source": "stripe", "tenant_id": "{tenant}"}),
+    ("POST", "/settings/webhooks", {"source": "github", "tenant_id": "{tenant}"}),
     ("POST", "/settings/webhooks/{endpoint}/rotate", None),
     ("POST", "/settings/webhooks/{endpoint}/test", None),
     ("POST", "/settings/webhooks/{endpoint}/revoke", None),
@@ -94,6 +93,18 @@ PROBES = [
     ("POST", "/sync/{source}/run", {"mode": "full"}),
     ("POST", "/sync/{source}/cancel", None),
     ("POST", "/sync/{source}/schedule", {"schedule": "daily"}),
+    ("GET", "/settings/billing?tenant_id={tenant}", None),
+    (
+        "POST",
+        "/settings/billing/checkout",
+        {"tenant_id": "{tenant}", "plan": "pro", "interval": "month"},
+    ),
+    ("POST", "/settings/billing/portal", {"tenant_id": "{tenant}"}),
+    (
+        "POST",
+        "/settings/billing/dev-plan",
+        {"tenant_id": "{tenant}", "plan": "free", "status": "active"},
+    ),
     ("GET", "/demo?tenant_id={tenant}", None),
     ("POST", "/demo/jobs", {"tenant_id": "{tenant}"}),
     ("POST", "/demo/changes", {"tenant_id": "{tenant}"}),
@@ -212,6 +223,10 @@ def snapshot(app, tenant_id: str) -> dict:
         "endpoints": catalog.rows(
             "SELECT * FROM core_webhook_endpoints WHERE tenant_id = :t ORDER BY id", t=tenant_id
         ),
+        "billing": catalog.rows(
+            "SELECT * FROM core_subscriptions WHERE tenant_id = :t ORDER BY id", t=tenant_id
+        )
+        + catalog.rows("SELECT * FROM core_invoices WHERE tenant_id = :t ORDER BY id", t=tenant_id),
     }
 
 

@@ -41,7 +41,7 @@ def test_first_sign_in_provisions_everything(app, client):
 
 def test_failure_part_way_is_finished_by_the_next_attempt(app, client, monkeypatch):
     calls = {"n": 0}
-    real = provision._add_subscription
+    real = provision._start_trial
 
     def flaky(conn, tenant_id):
         calls["n"] += 1
@@ -49,7 +49,7 @@ def test_failure_part_way_is_finished_by_the_next_attempt(app, client, monkeypat
             raise RuntimeError("billing provider down")
         real(conn, tenant_id)
 
-    monkeypatch.setattr(provision, "_add_subscription", flaky)
+    monkeypatch.setattr(provision, "_start_trial", flaky)
     page = client.get("/login")
     failed = client.post(
         "/login/dev",

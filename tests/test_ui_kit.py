@@ -94,6 +94,7 @@ def test_audit_entries_read_as_sentences():
 
 
 def test_one_plan_definition():
-    assert [p.tier for p in PLANS] == ["free", "pro", "enterprise"]
-    assert plan("pro").price == "$29" and plan(None).tier == "free"
+    assert [p.tier for p in PLANS] == ["free", "pro", "team"]
+    assert plan("pro").price == "$19" and plan(None).tier == "free"
+    assert "3 members" in plan("free").features and "Audit log" in plan("pro").features
     assert sum(p.featured for p in PLANS) == 1

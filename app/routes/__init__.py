@@ -15,6 +15,7 @@ from app.routes import (
     api_keys,
     audit,
     auth,
+    billing,
     blog,
     dashboard,
     dev_login,
@@ -59,6 +60,7 @@ def ROUTERS(config: Settings) -> list[tuple[str, APIRouter]]:
         ("tenant", sync.rt),
         ("tenant", api_keys.rt),
         ("tenant", outbound_webhooks.rt),
+        ("tenant", billing.rt),
         ("webhook", webhooks.rt),
         ("api", api.rt),
         ("public", api_docs.rt),
@@ -67,6 +69,7 @@ def ROUTERS(config: Settings) -> list[tuple[str, APIRouter]]:
         routers.append(("public", metrics.rt))
     if not config.is_production:  # these do not exist in production at all
         routers.append(("signed_in", outbox.rt))
+        routers.append(("tenant", billing.dev_rt))
     if config.dev_login_enabled:
         routers.append(("public", dev_login.rt))
     return routers

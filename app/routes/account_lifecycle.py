@@ -42,6 +42,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
+from app.billing.jobs import seats_changed, workspace_deleted
 from app.ui.components import CsrfField, SettingsHeader, SettingsTabs
 from app.ui.kit import (
     Avatar,
@@ -317,10 +318,13 @@ def delete_account(req: Request, sess, auth, confirm: str = ""):
         gone = lifecycle.delete_account(state.catalog, auth.user_id)
     except lifecycle.SoleOwner as e:
         return FtResponse(AccountPage(req, auth, str(e), _typed(confirm)), status_code=409)
+    jobs = jobs_for(req)
     for tenant_id in gone.left_tenants:
         with state.databases.begin(tenant_id) as db:
             members.unmirror(db, auth.user_id)
-    jobs = jobs_for(req)
+        seats_changed(jobs, state.catalog, state.settings, tenant_id)
+    for tenant_id in gone.deleted_tenants:
+        workspace_deleted(jobs, state.catalog, state.settings, tenant_id)
     tasks = [jobs.submit_system(PURGE_JOB, tenant=t)[1] for t in gone.deleted_tenants]
     state.catalog.audit(  # about the person, not a workspace
         "account.deleted",
@@ -400,6 +404,7 @@ def delete_tenant(req: Request, auth, confirm: str = ""):
     people = lifecycle.delete_tenant(state.catalog, auth.tenant_id)
     auth.db.close()  # its database is dropped next: give the connection back first
     jobs = jobs_for(req)
+    workspace_deleted(jobs, state.catalog, state.settings, auth.tenant_id)
     _, purge = jobs.submit_system(PURGE_JOB, tenant=auth.tenant_id)
     tasks = [purge]
     deleted_at = now()[:16].replace("T", " ") + " UTC"

@@ -30,6 +30,7 @@ from fasthtml.common import (
 )
 from starlette.requests import Request
 
+from app.billing.limits import require_feature
 from app.ui.audit_labels import action_name, describe, details_of
 from app.ui.kit import Button, Card, Cell, EmptyState, Field, PageHeader, Table, When
 from app.ui.layout import Page
@@ -214,6 +215,7 @@ def audit_page(
     page: str = "1",
 ):
     require(auth, "audit", "view")
+    require_feature(auth, "audit_log")
     catalog = req.app.state.catalog
     actions, actors = _choices(catalog, auth.tenant_id)
     chosen = {"action": action, "actor": actor, "since": since, "until": until}

@@ -40,6 +40,9 @@ from fasthtml.common import (
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from app.billing.jobs import seats_changed
+from app.billing.limits import over_limit, require_room_in
+from app.billing.state import current_plan
 from app.lib.email_send import normalize_address
 from app.ui.components import CsrfField, PostButton, SettingsHeader, SettingsTabs
 from app.ui.kit import (
@@ -63,7 +66,7 @@ from app.web.signin import AFTER_SIGN_IN, client_ip
 from app.webhooks.outbound import emit
 from app.work.in_request import jobs_for
 from app.work.jobs import job_manager
-from tenants import invitations, members
+from tenants import billing, invitations, members
 from tenants.catalog import ROLES, Auth
 from tenants.jobs import FINISHED
 
@@ -299,8 +302,15 @@ def invite(req: Request, auth, email: str = "", role: str = "member"):
     catalog = req.app.state.catalog
     try:
         invitation_id, token = invitations.create(
-            catalog, auth.tenant_id, address, role, auth.user_id
+            catalog,
+            auth.tenant_id,
+            address,
+            role,
+            auth.user_id,
+            seats=current_plan(auth).limit("members"),
         )
+    except invitations.NoSeat as full:  # the plan's limit: say so, with the way to upgrade
+        raise over_limit(auth, "members", full.used) from None
     except invitations.InvitationError as e:
         return InvitationsPanel(req, auth, InviteForm(among, address, role, str(e)))
     job_id, task = _send(req, auth, address, role, token)
@@ -463,6 +473,11 @@ def accept(req: Request, auth, token: str, other_email: str = ""):
             f"Confirm that you want to join as {auth.email}.",
         )
     state = req.app.state
+    mine = state.catalog.memberships(auth.user_id)
+    if not any(m["id"] == invitation["tenant_id"] for m in mine):
+        # Invitations hold a seat, but the plan may have shrunk since this one was sent.
+        seated, _ = billing.members_used(state.catalog, invitation["tenant_id"])
+        require_room_in(state.catalog.tenant(invitation["tenant_id"]) or {}, "members", seated)
     try:
         used = invitations.accept(state.catalog, token, auth.user_id)
     except invitations.AlreadyMember:
@@ -491,5 +506,6 @@ def accept(req: Request, auth, token: str, other_email: str = ""):
             invited_email=used["email"],
             as_email=auth.email,
         )
+        seats_changed(jobs_for(req), state.catalog, state.settings, used["tenant_id"])
     state.catalog.switch_session_tenant(auth.session_hash, invitation["tenant_id"])
     return Redirect("/dashboard")

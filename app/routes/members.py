@@ -15,6 +15,7 @@ from fasthtml.common import APIRouter, Div, HtmxResponseHeaders, Option, Select,
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from app.billing.jobs import seats_changed
 from app.ui.kit import (
     Avatar,
     Button,
@@ -31,6 +32,7 @@ from app.ui.layout import Page
 from app.ui.time import workspace_zone
 from app.web.audit import record
 from app.web.permissions import can, manageable_roles, require
+from app.work.in_request import jobs_for
 from tenants import members
 from tenants.catalog import ROLES, Auth
 
@@ -186,6 +188,7 @@ def remove(req: Request, auth, membership_id: str):
     except members.MembershipError as e:
         raise _refusal(e) from None
     members.unmirror(auth.db, removed["user_id"])
+    seats_changed(jobs_for(req), req.app.state.catalog, req.app.state.settings, auth.tenant_id)
     record(
         req,
         auth,
@@ -223,6 +226,7 @@ def leave(req: Request, auth):
     except members.MembershipError as e:
         raise _refusal(e) from None
     members.unmirror(auth.db, auth.user_id)
+    seats_changed(jobs_for(req), catalog, req.app.state.settings, auth.tenant_id)
     record(req, auth, "member.left")
     remaining = catalog.memberships(auth.user_id)
     if remaining:

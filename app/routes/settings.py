@@ -18,18 +18,15 @@ from fasthtml.common import (
     Input,
     NotStr,
     Option,
-    P,
     Select,
     Small,
-    Strong,
     Title,
     to_xml,
 )
 from starlette.requests import Request
 
-from app.billing.plans import plan
 from app.ui.components import SettingsHeader, SettingsTabs
-from app.ui.kit import Button, Callout, Card, Field, StatusBadge, Toasts
+from app.ui.kit import Button, Card, Field, Toasts
 from app.ui.layout import APP_NAME, Page, TenantSwitcher, shell_of
 from app.web.permissions import can, require
 from app.web.signin import client_ip
@@ -156,38 +153,6 @@ def settings_page(req: Request, auth):
             SettingsForm(_current(auth), editable=can(auth, "settings", "edit")),
             title="General",
             description="The workspace's name, and how it shows times and money.",
-        ),
-    )
-
-
-@rt.get("/settings/billing")
-def billing_page(req: Request, auth):
-    """A placeholder until billing exists: the workspace's plan, from the plan definitions."""
-    current = plan(auth.plan_tier)
-    return Page(
-        req,
-        "Billing",
-        SettingsHeader(),
-        SettingsTabs("/settings/billing"),
-        Card(
-            Div(
-                Div(Strong(current.name), " ", StatusBadge("subscription", "active")),
-                P(current.tagline, cls="muted"),
-                Div(
-                    current.price,
-                    Small(" /month") if current.monthly_cents else "",
-                    cls="plan-price",
-                ),
-                cls="stack",
-            ),
-            title="Plan",
-            description="What this workspace is on.",
-            footer=Button("Compare plans", href="/#pricing", variant="outline", size="sm"),
-        ),
-        Callout(
-            "Payments are not set up yet. Plans, invoices and payment methods will appear here.",
-            tone="info",
-            icon="billing",
         ),
     )
 

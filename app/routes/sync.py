@@ -29,6 +29,8 @@ from fasthtml.svg import Rect, Svg, Text
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from app.billing import usage
+from app.billing.limits import require_room
 from app.syncs.jobs import cancel_sync, change_schedule, start_sync
 from app.syncs.runner import MODES, in_progress
 from app.syncs.sources import (
@@ -327,6 +329,8 @@ def sync_schedule(req: Request, auth, source_id: str, schedule: str = ""):
     source, _ = _source_or_404(auth, source_id)
     if schedule not in SCHEDULES:
         return ScheduleForm(source, error=f"Choose one of: {', '.join(SCHEDULES)}.")
+    if SCHEDULES[schedule] is not None:
+        require_room(auth, "scheduled_syncs", usage.scheduled_syncs(auth.db, besides=source_id))
     change_schedule(req, auth.db, source_id, schedule)
     saved = cast(dict, get_source(auth.db, source_id))  # found above
     zone = workspace_zone(auth.db)

@@ -33,6 +33,8 @@ from fasthtml.common import (
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from app.billing import usage
+from app.billing.limits import require_room
 from app.ui.components import SettingsHeader, SettingsTabs
 from app.ui.icons import Icon
 from app.ui.kit import (
@@ -297,6 +299,8 @@ def create_endpoint(req: Request, auth, source: str = ""):
     require(auth, "webhooks", "manage")
     if source not in SOURCES:
         raise HTTPException(400, "Choose a source from the list.")
+    catalog = req.app.state.catalog
+    require_room(auth, "webhook_endpoints", usage.webhook_endpoints(catalog, auth.tenant_id))
     created = store.create_endpoint(req.app.state.catalog, auth.tenant_id, source)
     if created is None:
         raise HTTPException(409, "There is already an endpoint for that source.")

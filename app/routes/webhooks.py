@@ -1,4 +1,5 @@
-"""`POST /webhooks/{source}/{token}`: where other systems deliver events to a tenant.
+"""`POST /webhooks/{source}/{token}`: where other systems deliver events to a tenant; and
+`POST /webhooks/stripe`: Stripe's events for the whole account (app/billing/webhook.py).
 
 No session, no CSRF token: the signature is the credential (access class "webhook"). Answers
 are small JSON bodies: 200 once the event is stored (or was stored before), 404 for any URL
@@ -22,6 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from app.billing import webhook as stripe_webhook
 from app.telemetry.metrics import WEBHOOKS_IN
 from app.webhooks.inbound import SOURCES, Receipt, receive
 from app.work.jobs import job_manager
@@ -67,15 +69,46 @@ def Answer(receipt: Receipt) -> JSONResponse:
     return response
 
 
-@rt.post("/webhooks/{source}/{token}")
-async def receive_webhook(req: Request) -> JSONResponse:
+async def _body(req: Request) -> bytes | Receipt:
+    """The raw body, or the answer to a delivery that is too large or was cut short."""
     limit = req.app.state.settings.webhook_max_body_bytes
     try:
-        body = await read_body(req, limit)
+        return await read_body(req, limit)
     except TooLarge:
-        return Answer(Receipt(413, f"the body is larger than {limit} bytes"))
+        return Receipt(413, f"the body is larger than {limit} bytes")
     except ClientDisconnect:  # nobody is listening for an answer; store nothing
-        return Answer(Receipt(400, "the body was cut short"))
+        return Receipt(400, "the body was cut short")
+
+
+def _refusals_limited(req: Request, receipt: Receipt, key: str) -> Receipt:
+    """Refused deliveries count in a bucket of their own (per endpoint, or per address for
+    URLs that name none), so a flood of forgeries cannot starve the verified ones."""
+    if receipt.status in (400, 401, 404):
+        key = key if receipt.status != 404 else f"ip:{req.client.host if req.client else ''}"
+        if (wait := req.app.state.limits.webhook(key, verified=False)) > 0:
+            return Receipt(429, "too many refused deliveries", retry_after=math.ceil(wait))
+    return receipt
+
+
+@rt.post("/webhooks/stripe")
+async def receive_stripe(req: Request) -> JSONResponse:
+    body = await _body(req)
+    if isinstance(body, Receipt):
+        return Answer(body)
+    state = req.app.state
+    receipt = await run_in_threadpool(
+        stripe_webhook.receive, job_manager(req.app), state.settings, req.headers, body
+    )
+    receipt = _refusals_limited(req, receipt, req.url.path)
+    WEBHOOKS_IN.labels("stripe", str(receipt.status)).inc()
+    return Answer(receipt)
+
+
+@rt.post("/webhooks/{source}/{token}")
+async def receive_webhook(req: Request) -> JSONResponse:
+    body = await _body(req)
+    if isinstance(body, Receipt):
+        return Answer(body)
     source, token = req.path_params["source"], req.path_params["token"]
     limits, endpoint = req.app.state.limits, req.url.path
     receipt = await run_in_threadpool(
@@ -87,12 +120,7 @@ async def receive_webhook(req: Request) -> JSONResponse:
         body,
         lambda: limits.webhook(endpoint, verified=True),
     )
-    if receipt.status in (400, 401, 404):
-        # Refused deliveries count in a bucket of their own (per endpoint, or per address for
-        # URLs that name none), so a flood of forgeries cannot starve the verified ones.
-        key = endpoint if receipt.status != 404 else f"ip:{req.client.host if req.client else ''}"
-        if (wait := limits.webhook(key, verified=False)) > 0:
-            receipt = Receipt(429, "too many refused deliveries", retry_after=math.ceil(wait))
+    receipt = _refusals_limited(req, receipt, endpoint)
     # The source is a label only if it is one of ours: anything else in the path is one value.
     WEBHOOKS_IN.labels(source if source in SOURCES else "unknown", str(receipt.status)).inc()
     return Answer(receipt)

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 
+from app.billing.state import tenant_plan
+from app.billing.usage import within_schedule_limit
 from app.syncs.sources import scheduled, set_schedule, take_slot
 from app.work.in_request import jobs_for
 from app.work.jobs import JobManager
@@ -65,16 +67,22 @@ def start_scheduled_syncs(
 
 
 def _start_scheduled(manager: JobManager, entry: Entry, moment: datetime) -> None:
+    """Queue the run of a due schedule. A schedule beyond what the workspace's plan allows
+    (after a downgrade) keeps its slots moving but runs nothing until the plan has room."""
     queue, lease = manager.queue(entry.tenant_id), manager.config.lease_seconds
+    allowed = tenant_plan(manager.catalog.tenant(entry.tenant_id) or {}).limit("scheduled_syncs")
     with queue.engine.connect() as conn:
         source = scheduled(conn, entry.item_id)
+        runs = within_schedule_limit(conn, entry.item_id, allowed)
     taken = None
     if source and source.next_run_at and source.next_run_at <= iso(moment):
         run = manager.new_job(SYNC_JOB, {"source_id": entry.item_id, "mode": "incremental"})
         with writing(queue.engine) as conn:
             taken = take_slot(conn, entry.item_id, source, moment)
-            if taken is not None:
+            if taken is not None and runs:
                 manager.create_pending(conn, entry.tenant_id, run, None)
+            elif taken is not None:
+                log.info("scheduled sync %s skipped: the plan's limit", entry.item_id)
     if taken is None:  # not due after all (turned off, moved, or taken by another process)
         manager.due_work.reconcile(entry, queue.engine, lease)
         return

@@ -41,8 +41,9 @@ from fasthtml.common import (
 )
 from starlette.requests import Request
 
+from app.billing.state import notice
 from app.ui.icons import Icon
-from app.ui.kit import Avatar, Button, ConfirmDialog, Dropdown, MenuItem
+from app.ui.kit import Avatar, Button, Callout, ConfirmDialog, Dropdown, MenuItem
 from app.web.permissions import can
 from app.web.security import CSRF_FIELD, csrf_token
 
@@ -96,6 +97,7 @@ class Shell:
     others: tuple[tuple[str, str], ...] = ()  # (tenant id, name) of the other workspaces
     nav: tuple[tuple[str, str, str], ...] = ()  # (label, href, icon)
     tools: tuple[tuple[str, str, str], ...] = ()  # development-only pages, same shape
+    notice: tuple[str, str] | None = None  # a banner on every page: (text, link), e.g. billing
 
 
 # -- pieces of the shell ------------------------------------------------------------------
@@ -382,11 +384,22 @@ def shell_of(req: Request) -> Shell:
         others=others,
         nav=nav_items(req, auth),
         tools=tools if auth.tenant_id is not None else (),
+        notice=notice(auth),
     )
 
 
 _CONTENT = "\x00content\x00"
 _HEAD = "".join(to_xml(tag) for tag in StaticHeaders())
+
+
+def Notice(notice: tuple[str, str]):
+    """What every page of the workspace says while a payment has failed (app/billing/state)."""
+    text, href = notice
+    return Div(
+        Callout(text, " ", A("Open billing", href=href), tone="warning", icon="alert-circle"),
+        cls="notice-bar",
+        role="alert",
+    )
 
 
 def _frame(shell: Shell, chrome: str):
@@ -405,7 +418,12 @@ def _frame(shell: Shell, chrome: str):
         Div(
             Sidebar(shell),
             Div(cls="backdrop", data_sidebar_close=True),
-            Div(TopBar(shell), Main(content, id="content", cls="content"), cls="main"),
+            Div(
+                TopBar(shell),
+                Notice(shell.notice) if shell.notice else "",
+                Main(content, id="content", cls="content"),
+                cls="main",
+            ),
             cls="app",
         ),
     )

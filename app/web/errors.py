@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.api.problems import from_exception, is_api
+from app.billing.limits import plan_limit_answer
 from app.ui.components import Toasts
 from app.ui.layout import ErrorPage
 
@@ -31,6 +32,7 @@ _HEADINGS = {
     422: ("Invalid", "The request was understood but its content is not valid."),
     429: ("Slow down", "Too many requests. Try again in a moment."),
     500: ("Something went wrong", "The error was logged. Please try again."),
+    503: ("Unavailable", "A service this depends on did not answer. Try again in a moment."),
 }
 
 
@@ -63,3 +65,17 @@ ERROR_HANDLERS: dict = {status: _handler(status) for status in _HEADINGS}
 # FastHTML parses a JSON body before any handler (the Beforeware's included) and catches only
 # ValueError: a body nested deep enough to exhaust the parser's recursion is bad input.
 ERROR_HANDLERS[RecursionError] = _handler(400)
+
+
+def _plan_limit(req: Request, exc: Exception):
+    """The plan does not allow it: a page or toast saying how to upgrade; the API's format
+    for the API."""
+    if not is_api(req.url.path):
+        return plan_limit_answer(req, exc)
+    db = getattr(req.scope.get("auth"), "db", None)
+    if db is not None:
+        db.rollback()
+    return from_exception(req.url.path, 402, exc, "Your plan does not allow this.")
+
+
+ERROR_HANDLERS[402] = _plan_limit

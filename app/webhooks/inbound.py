@@ -11,9 +11,9 @@ Processing (the job `webhooks.process`) calls the handler registered for the eve
 
     from app.webhooks.inbound import webhook_handler
 
-    @webhook_handler("stripe", "invoice.paid")        # event type "*" catches the rest
-    def invoice_paid(ctx, event: dict) -> dict | None:
-        ctx.db.execute(sa.text("UPDATE invoices SET paid = 1 WHERE id = :id"), {...})
+    @webhook_handler("github", "push")                # event type "*" catches the rest
+    def record_push(ctx, event: dict) -> dict | None:
+        ctx.db.execute(sa.text("INSERT INTO pushes (sha) VALUES (:sha)"), {...})
 
 Write through `ctx.db` and do not commit: your writes, the event's `processed` mark and the
 job's completion are committed together, so a crash can't apply them twice and a retry sees a
@@ -104,8 +104,8 @@ class Source:
 SOURCES = {
     s.name: s
     for s in (
+        # Stripe is not a tenant's source: it has one endpoint per account (app/billing).
         Source("demo", "timestamped", "Webhook-Signature", test_type="demo.ping"),
-        Source("stripe", "timestamped", "Stripe-Signature"),
         Source(
             "github",
             "github",

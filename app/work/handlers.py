@@ -7,6 +7,8 @@ handler's function freely, never its name here while such jobs may still be queu
 
 from __future__ import annotations
 
+from app.billing import jobs as billing_jobs
+from app.billing.webhook import EVENT_JOB, handle_event
 from app.syncs.jobs import SYNC_JOB
 from app.syncs.runner import run_sync
 from app.webhooks import outbound
@@ -22,6 +24,9 @@ JOBS: dict[str, Handler] = {
     lifecycle.EXPORT_JOB: lifecycle.build_export,
     lifecycle.PURGE_JOB: lifecycle.purge_tenant,
     outbound.DELIVER_JOB: outbound.deliver,
+    EVENT_JOB: handle_event,
+    billing_jobs.SEATS_JOB: billing_jobs.sync_seats,
+    billing_jobs.CANCEL_JOB: billing_jobs.cancel_subscription,
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from app.settings import Settings
 from app.work.jobs import JobContext
 from app.work.workflow import Workflow
-from tenants import lifecycle
+from tenants import billing, lifecycle
 from tenants.due import DueWork
 from tenants.export import combine, write_account, write_tables
 from tenants.stamp import from_now
@@ -59,7 +59,8 @@ def collect_tenant_rows(
         return {"tables": 0}
     if ctx.db is None:
         raise RuntimeError("an export is a tenant job")
-    return {"tables": write_tables(_file(ctx, "tenant"), ctx.db)}
+    billing_records = {"billing": billing.records(ctx.catalog, ctx.db.tenant_id)}
+    return {"tables": write_tables(_file(ctx, "tenant"), ctx.db, billing_records)}
 
 
 def collect_account_rows(
