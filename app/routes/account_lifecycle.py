@@ -48,10 +48,18 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
+from app.ui.account import (
+    PasskeysPanel,
+    SessionsPanel,
+    SignInMethodsPanel,
+    SupportAccessPanel,
+)
 from app.ui.components import CsrfField, SettingsTabs, When
 from app.ui.layout import Page
+from app.ui.signin import passkey_script
 from app.web.audit import record
 from app.web.mount import writes
+from app.web.operators import refuse_if_impersonating, seen_by
 from app.web.permissions import can, require
 from app.web.signin import client_ip
 from app.work.in_request import jobs_for
@@ -253,7 +261,8 @@ def DeleteAccountPanel(req: Request, auth: Auth, error: str = "", typed: str = "
 
 
 def AccountPage(req: Request, auth: Auth, delete_error: str = "", typed: str = ""):
-    mine = req.app.state.catalog.memberships(auth.user_id)
+    catalog = req.app.state.catalog
+    mine = catalog.memberships(auth.user_id)
     return Page(
         req,
         "Your account",
@@ -266,8 +275,13 @@ def AccountPage(req: Request, auth: Auth, delete_error: str = "", typed: str = "
             else P("No workspaces.", cls="muted"),
             A("Workspaces", href="/tenants"),
         ),
+        SignInMethodsPanel(catalog, auth),
+        PasskeysPanel(req, auth),
+        SessionsPanel(req, auth),
+        SupportAccessPanel(seen_by(catalog, auth.user_id)),
         ExportsPanel(req, auth),
         DeleteAccountPanel(req, auth, delete_error, typed),
+        head=passkey_script(),
     )
 
 
@@ -278,6 +292,7 @@ def account_page(req: Request, auth):
 
 @rt.post("/account/delete")
 def delete_account(req: Request, sess, auth, confirm: str = ""):
+    refuse_if_impersonating(auth)
     if _typed(confirm).lower() != auth.email.lower():
         error = "Type your email address exactly to confirm."
         return FtResponse(AccountPage(req, auth, error, _typed(confirm)), status_code=400)

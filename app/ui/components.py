@@ -77,6 +77,7 @@ SETTINGS_TABS = (
     ("General", "/settings"),
     ("Team", "/settings/team"),
     ("Webhooks", "/settings/webhooks"),
+    ("Security", "/settings/security"),
     ("Danger zone", "/settings/danger"),
 )
 
@@ -101,7 +102,7 @@ def DevSignInForm(req: Request, email: str = "", name: str = "", error: str = ""
         Header(
             Small("Development only", cls="badge badge-warn"),
             P(
-                "No Google credentials are configured, so you can sign in as anyone. "
+                "No sign-in provider is configured, so you can sign in as anyone. "
                 "This form does not exist in production."
             ),
         ),
@@ -129,6 +130,6 @@ def DevSignInForm(req: Request, email: str = "", name: str = "", error: str = ""
             method="post",
             action="/login/dev",
         ),
-        Footer(Small("Set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET to use Google instead.")),
+        Footer(Small("Configure a sign-in provider (see .env.example) to use it instead.")),
         cls="dev-login",
     )

@@ -36,6 +36,7 @@ from fasthtml.common import (
 from starlette.requests import Request
 
 from app.ui.components import Toasts
+from app.web.operators import is_superuser
 from app.web.permissions import can
 from app.web.security import CSRF_FIELD, csrf_token
 
@@ -119,6 +120,23 @@ def TenantSwitcher(shell: Shell):
     )
 
 
+def ImpersonationBanner(shell: Shell):
+    """On every page of an impersonation: whose session it is, until when, and the way out."""
+    return Div(
+        Strong("Support access: "),
+        f"you are acting as {shell.email} (ends {shell.impersonating_until} UTC). ",
+        Form(
+            Hidden(name=CSRF_FIELD, value=shell.csrf),
+            Button("Stop impersonating", type="submit", cls="secondary small"),
+            method="post",
+            action="/impersonation/stop",
+            cls="inline-form",
+        ),
+        cls="impersonation-banner",
+        role="alert",
+    )
+
+
 def SiteNav(shell: Shell):
     return Nav(
         Ul(
@@ -142,6 +160,7 @@ class Shell:
     tenant_name: str | None = None
     others: tuple[tuple[str, str], ...] = ()  # (tenant id, name) of the other workspaces
     nav: tuple[tuple[str, str], ...] = ()  # (label, href)
+    impersonating_until: str | None = None  # an operator acting as this person, until then
 
 
 def shell_of(req: Request) -> Shell:
@@ -158,6 +177,8 @@ def shell_of(req: Request) -> Shell:
     if can(auth, "audit", "view"):
         nav.append(("Audit", "/audit"))
     nav.append(("Settings", "/settings"))
+    if is_superuser(req.app.state.settings, auth):
+        nav.append(("Admin", "/admin"))
     return Shell(
         has_session=True,
         csrf=csrf_token(req),
@@ -166,6 +187,7 @@ def shell_of(req: Request) -> Shell:
         tenant_name=auth.tenant_name,
         others=others,
         nav=tuple(nav),
+        impersonating_until=auth.expires_at[11:16] if auth.impersonator_id else None,
     )
 
 
@@ -177,6 +199,7 @@ _HEAD = "".join(to_xml(tag) for tag in StaticHeaders())
 def _around(shell: Shell) -> tuple[str, str]:
     """The body of a page with `shell`, rendered once: (before the content, after it)."""
     body = Body(
+        ImpersonationBanner(shell) if shell.impersonating_until else "",
         Header(SiteNav(shell), cls="container"),
         Main(NotStr(_CONTENT), cls="container"),
         Footer(Small(f"{APP_NAME} · built with FastHTML"), cls="container"),

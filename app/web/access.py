@@ -4,6 +4,7 @@
 - signed_in: a signed-in user, no tenant needed (sign out, switch tenant).
 - tenant:    a member of the session's current tenant; gets `auth.db`.
 - webhook:   machines; no session and no CSRF token, a signature instead.
+- superuser: the service's operators (/admin); never a tenant role, never an impersonation.
 
 A test walks the app's routes and fails on any route that is in none of them. A route added
 outside the routers (say `@app.route`) is treated as `tenant`: the strictest class.
@@ -15,7 +16,7 @@ from fasthtml.common import APIRouter
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-ACCESS_CLASSES = ("public", "signed_in", "tenant", "webhook")
+ACCESS_CLASSES = ("public", "signed_in", "tenant", "webhook", "superuser")
 
 
 class Access:

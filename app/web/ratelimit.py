@@ -1,4 +1,5 @@
-"""Rate limits: 429 with `Retry-After` for sign-in attempts per IP, webhook deliveries per
+"""Rate limits: 429 with `Retry-After` for sign-in attempts per IP (and sign-in links asked
+for, per IP, by their route), webhook deliveries per
 endpoint (verified and rejected ones counted apart), and state-changing requests per session.
 
 Token buckets held in this process: with several app processes each one counts on its own, so
@@ -18,7 +19,7 @@ from starlette.types import Scope
 from app.settings import Rate, Settings
 from app.web.security import UNSAFE_METHODS
 
-SIGN_IN_PATHS = frozenset({"/login/dev", "/login/oidc", "/auth/callback"})
+SIGN_IN_PREFIXES = ("/login/", "/auth/")  # every way in, its callbacks and its codes
 WEBHOOK_PREFIX = "/webhooks/"
 MAX_KEYS = 100_000  # per limit; forgetting the oldest key only ever makes a limit more lenient
 
@@ -74,6 +75,7 @@ class RateLimits:
             "writes": settings.rate_limit_writes,
             "webhooks": settings.rate_limit_webhooks,
             "webhook_failures": settings.rate_limit_webhooks,
+            "email_links": settings.rate_limit_email_ip,
         }
         self.buckets = {name: TokenBuckets(rate) for name, rate in rates.items() if rate}
 
@@ -86,11 +88,15 @@ class RateLimits:
         path, ip = scope["path"], (scope.get("client") or ("",))[0]
         if path.startswith(WEBHOOK_PREFIX):
             return 0.0
-        waits = [self._take("signin", ip)] if path in SIGN_IN_PATHS else []
+        waits = [self._take("signin", ip)] if path.startswith(SIGN_IN_PREFIXES) else []
         if scope["method"] in UNSAFE_METHODS:
             key = session.get("sid") or session.get("anon") or f"ip:{ip}"
             waits.append(self._take("writes", key))
         return max(waits, default=0.0)
+
+    def email_link(self, ip: str) -> float:
+        """Take a token for asking for a sign-in link from `ip`."""
+        return self._take("email_links", ip)
 
     def webhook(self, key: str, *, verified: bool) -> float:
         """Take a token for a delivery to the endpoint `key`, from the bucket of its kind."""
