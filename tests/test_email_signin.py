@@ -73,7 +73,9 @@ def ask(client: TestClient, email: str):
 
 def mail_to(smtp, address: str) -> tuple[str, str]:
     """(link path, code) of the last sign-in email to `address`."""
-    [*_, message] = [m for m in smtp.messages if m["To"] == address and "sign-in link" in m["Subject"]]
+    [*_, message] = [
+        m for m in smtp.messages if m["To"] == address and "sign-in link" in m["Subject"]
+    ]
     text = message.get_body(("plain",)).get_content()
     return LINK.search(text).group(1), CODE.search(text).group(1)
 
@@ -94,7 +96,9 @@ def test_ask_receive_and_sign_in_once(app, smtp):
         again = ada.get(link, follow_redirects=False)  # reused, even by the same browser
         assert again.status_code == 400 and "invalid, used or expired" in again.text
     # A first sign-in by email makes the person, their workspace and the welcome, as OpenID does.
-    user = app.state.catalog.row("SELECT id, issuer FROM core_users WHERE email = 'ada@example.com'")
+    user = app.state.catalog.row(
+        "SELECT id, issuer FROM core_users WHERE email = 'ada@example.com'"
+    )
     assert user["issuer"] == "email"
     assert [m["role"] for m in app.state.catalog.memberships(user["id"])] == ["owner"]
     assert [m["Subject"] for m in smtp.messages if m["To"] == "ada@example.com"] == [
@@ -141,8 +145,12 @@ def test_the_code_works_in_the_asking_browser_and_wrong_codes_kill_the_link(app,
         page = ask(bob, "bob@example.com")
         link, code = mail_to(smtp, "bob@example.com")
         for _ in range(5):
-            bob.post("/login/email/code", data={"code": "000000x", "csrf_token": csrf_from(page.text)})
-        late = bob.post("/login/email/code", data={"code": code, "csrf_token": csrf_from(page.text)})
+            bob.post(
+                "/login/email/code", data={"code": "000000x", "csrf_token": csrf_from(page.text)}
+            )
+        late = bob.post(
+            "/login/email/code", data={"code": code, "csrf_token": csrf_from(page.text)}
+        )
         assert late.status_code == 400 and bob.get(link, follow_redirects=False).status_code == 400
 
 
@@ -158,7 +166,13 @@ def test_the_answer_is_the_same_with_or_without_an_account(app, smtp):
 
 def test_bad_addresses_get_an_inline_message_and_send_nothing(app, smtp):
     with browser(app) as visitor:
-        for bad in ("", "not-an-address", "a@b", "x" * 300 + "@example.com", "ada@example.com\r\nBcc: e@x"):
+        for bad in (
+            "",
+            "not-an-address",
+            "a@b",
+            "x" * 300 + "@example.com",
+            "ada@example.com\r\nBcc: e@x",
+        ):
             response = ask(visitor, bad)
             assert response.status_code == 400 and "Enter a valid email address" in response.text
     assert smtp.received == []

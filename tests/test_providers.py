@@ -102,7 +102,9 @@ def test_each_kind_signs_in(app, providers, slug, who, email):
     assert (identity["issuer"], identity["subject"]) == (providers[slug], expected_subject)
 
 
-@pytest.mark.parametrize(("slug", "who"), [("google", "max"), ("oidc", "mia"), ("microsoft", "mia"), ("github", "ghost")])
+@pytest.mark.parametrize(
+    ("slug", "who"), [("google", "max"), ("oidc", "mia"), ("microsoft", "mia"), ("github", "ghost")]
+)
 def test_an_address_the_provider_does_not_vouch_for_is_refused(app, slug, who):
     with TestClient(app, base_url="http://localhost") as client:
         refused = through(client, slug, who)

@@ -92,7 +92,7 @@ def test_each_provider_has_its_own_settings_and_the_old_names_still_work():
 def test_production_wants_https_for_every_provider():
     env = {**GOOD_PRODUCTION, "GITHUB_CLIENT_ID": "h", "GITHUB_CLIENT_SECRET": "hs"}
     env["GITHUB_API_URL"] = "http://github.internal.example/api/v3"
-    with pytest.raises(SettingsError, match="GitHub sign-in: http://github.internal"):
+    with pytest.raises(SettingsError, match=r"GitHub sign-in: http://github\.internal"):
         load_settings(env=env, env_file=None)
 
 

@@ -85,7 +85,9 @@ class GitHub:
             return _json({"error": "redirect_uri_mismatch"}, 400)
         token = secrets.token_urlsafe(16)
         self.tokens[token] = grant["login"]
-        return _json({"access_token": token, "token_type": "bearer", "scope": "read:user,user:email"})
+        return _json(
+            {"access_token": token, "token_type": "bearer", "scope": "read:user,user:email"}
+        )
 
     def _who(self, request: Request) -> GitHubUser | None:
         header = request.headers.get("Authorization", "")
