@@ -1,0 +1,1 @@
+"""Billing: plans, subscriptions and what a plan allows (owned by the billing area)."""
