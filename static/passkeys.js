@@ -63,6 +63,19 @@
     return data;
   };
 
+  // A redirect to this very page plus a #fragment is only a scroll for the browser: reload
+  // so the page shows what just changed (a new passkey under Account).
+  const go = (url) => {
+    const target = new URL(url, window.location.href);
+    const here = window.location;
+    if (target.pathname === here.pathname && target.search === here.search) {
+      here.hash = target.hash;
+      here.reload();
+    } else {
+      here.assign(target.href);
+    }
+  };
+
   const run = async (button) => {
     const error = document.getElementById(button.dataset.error || "passkey-error");
     if (error) error.textContent = "";
@@ -77,7 +90,7 @@
         credential: answer(credential),
         name: name ? name.value : "",
       });
-      window.location.assign(done.redirect || "/");
+      go(done.redirect || "/");
     } catch (e) {
       if (error) error.textContent = e.message || String(e);
     }

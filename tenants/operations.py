@@ -78,7 +78,7 @@ def database_sizes(template: str, rows: list[dict[str, Any]]) -> dict[str, int |
         return {}
     finally:
         engine.dispose()
-    by_name = dict(found)
+    by_name: dict[str, int] = {name: size for name, size in found}
     return {row["id"]: by_name.get(row["db_name"]) for row in rows}
 
 
