@@ -11,35 +11,25 @@ from __future__ import annotations
 
 import re
 
-from fasthtml.common import (
-    H1,
-    H2,
-    A,
-    APIRouter,
-    Article,
-    Button,
-    Form,
-    Hidden,
-    Input,
-    Li,
-    Nav,
-    P,
-    Redirect,
-    Small,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
-    Tr,
-    Ul,
-)
+from fasthtml.common import A, APIRouter, Form, Hidden, Input, Redirect, Small, Tr
 from starlette.background import BackgroundTasks
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from app.ui.components import CsrfField, PostButton, When
+from app.ui.components import CsrfField
+from app.ui.kit import (
+    Badge,
+    Button,
+    Card,
+    Cell,
+    EmptyState,
+    PageHeader,
+    Table,
+    Tabs,
+    When,
+    confirming,
+)
 from app.ui.layout import Page
 from app.web import operators
 from app.web.mount import writes
@@ -55,18 +45,13 @@ PAGE = re.compile(r"[0-9]{1,5}")
 SEARCH_MAX = 100
 
 
-def AdminNav(current: str):
-    tabs = (
-        ("Workspaces", "/admin"),
-        ("People", "/admin/people"),
-        ("Failed jobs", "/admin/jobs"),
-        ("Audit", "/admin/audit"),
-    )
-    return Nav(
-        Ul(*[Li(A(t, href=h, aria_current="page" if h == current else None)) for t, h in tabs]),
-        cls="tabs",
-        aria_label="Operator console",
-    )
+CONSOLE_TABS = (
+    ("Workspaces", "/admin"),
+    ("People", "/admin/people"),
+    ("Failed jobs", "/admin/jobs"),
+    ("Audit", "/admin/audit"),
+)
+STATUS_TONES = {"active": "success", "suspended": "warning"}
 
 
 def _search(q: object, page: object) -> tuple[str, int]:
@@ -81,7 +66,7 @@ def SearchForm(action: str, q: str, placeholder: str):
         Input(
             name="q", value=q, placeholder=placeholder, maxlength=SEARCH_MAX, aria_label="Search"
         ),
-        Button("Search", type="submit"),
+        Button("Search", type="submit", variant="secondary"),
         method="get",
         action=action,
         cls="inline-form",
@@ -99,7 +84,28 @@ def _size(size: int | None) -> str:
 
 
 def ConsolePage(req: Request, title: str, current: str, *content):
-    return Page(req, title, H1("Operator console"), AdminNav(current), *content)
+    return Page(
+        req,
+        title,
+        PageHeader("Operator console", "Every workspace and person of the service."),
+        Tabs(CONSOLE_TABS, current, label="Operator console"),
+        *content,
+    )
+
+
+def StatusOf(status: str):
+    return Badge(status, tone=STATUS_TONES.get(status, "danger"))
+
+
+def ActionForm(req: Request, label: str, action: str, *fields, **button):
+    """A one-button POST form with its CSRF token (and any hidden fields)."""
+    return Form(
+        CsrfField(req),
+        *fields,
+        Button(label, type="submit", **button),
+        method="post",
+        action=action,
+    )
 
 
 @rt.get("/admin")
@@ -109,36 +115,33 @@ def workspaces(req: Request, q: str = "", page: str = "1"):
     rows = operations.workspaces(state.catalog, text, number)
     sizes = operations.database_sizes(state.settings.tenant_database_url, rows)
     table = Table(
-        Thead(
+        ("Workspace", "Plan", "Status", ("Members", "num"), "Last activity", ("Database", "num")),
+        *[
             Tr(
-                Th("Workspace"),
-                Th("Plan"),
-                Th("Status"),
-                Th("Members"),
-                Th("Last activity"),
-                Th("Database"),
+                Cell(
+                    A(r["name"], href=f"/admin/workspaces/{r['id']}"),
+                    Small(f" {r['id']}"),
+                    label="Workspace",
+                ),
+                Cell(r["plan_tier"], label="Plan"),
+                Cell(StatusOf(r["status"]), label="Status"),
+                Cell(str(r["members"]), label="Members", cls="num"),
+                Cell(When(r["last_active_at"]), label="Last activity"),
+                Cell(_size(sizes.get(r["id"])), label="Database", cls="num"),
             )
-        ),
-        Tbody(
-            *[
-                Tr(
-                    Td(A(r["name"], href=f"/admin/workspaces/{r['id']}"), Small(f" {r['id']}")),
-                    Td(r["plan_tier"]),
-                    Td(r["status"]),
-                    Td(str(r["members"])),
-                    Td(When(r["last_active_at"])),
-                    Td(_size(sizes.get(r["id"]))),
-                )
-                for r in rows
-            ]
-        ),
+            for r in rows
+        ],
+        stack=True,
     )
     return ConsolePage(
         req,
         "Workspaces",
         "/admin",
-        SearchForm("/admin", text, "Name or id"),
-        table if rows else P("No workspace matches.", cls="muted"),
+        Card(
+            SearchForm("/admin", text, "Name or id"),
+            table if rows else EmptyState("No workspace matches.", icon="workspace"),
+            flush=True,
+        ),
     )
 
 
@@ -162,18 +165,26 @@ def workspace(req: Request, tenant_id: str):
             return Small("superuser: cannot be opened as")
         if tenant["status"] != "active":
             return ""
-        return Form(
-            CsrfField(req),
+        return ActionForm(
+            req,
+            "Open as this member",
+            f"/admin/workspaces/{tenant_id}/impersonate",
             Hidden(name="user_id", value=member["id"]),
-            Button("Open as this member", type="submit", cls="outline small"),
-            method="post",
-            action=f"/admin/workspaces/{tenant_id}/impersonate",
+            variant="outline",
+            size="sm",
+            icon="user",
         )
 
     status_button = (
-        PostButton(req, "Suspend", f"/admin/workspaces/{tenant_id}/suspend", cls="secondary")
+        ActionForm(
+            req,
+            "Suspend",
+            f"/admin/workspaces/{tenant_id}/suspend",
+            variant="danger-outline",
+            **confirming(f"Suspend {tenant['name']} for all its members?", action="Suspend"),
+        )
         if tenant["status"] == "active"
-        else PostButton(req, "Resume", f"/admin/workspaces/{tenant_id}/resume")
+        else ActionForm(req, "Resume", f"/admin/workspaces/{tenant_id}/resume")
         if tenant["status"] == "suspended"
         else ""
     )
@@ -181,17 +192,29 @@ def workspace(req: Request, tenant_id: str):
         req,
         tenant["name"],
         "/admin",
-        Article(
-            H2(tenant["name"]),
-            P(Small(f"{tenant['id']} · plan {tenant['plan_tier']} · {tenant['status']}")),
-            status_button,
-        ),
-        Article(
-            H2("Members"),
-            Table(
-                Thead(Tr(Th("Person"), Th("Role"), Th(""))),
-                Tbody(*[Tr(Td(m["email"]), Td(m["role"]), Td(open_as(m))) for m in members]),
+        Card(
+            title=tenant["name"],
+            description=(
+                f"{tenant['id']} · plan {tenant['plan_tier']} · ",
+                StatusOf(tenant["status"]),
             ),
+            actions=(status_button,),
+        ),
+        Card(
+            Table(
+                ("Person", "Role", ("", "actions")),
+                *[
+                    Tr(
+                        Cell(m["email"], label="Person"),
+                        Cell(m["role"], label="Role"),
+                        Cell(open_as(m), cls="actions"),
+                    )
+                    for m in members
+                ],
+                stack=True,
+            ),
+            title="Members",
+            flush=True,
         ),
     )
 
@@ -241,24 +264,32 @@ def people(req: Request, q: str = "", page: str = "1"):
         req,
         "People",
         "/admin/people",
-        SearchForm("/admin/people", text, "Email or name"),
-        Table(
-            Thead(Tr(Th("Person"), Th("Workspaces"), Th("Joined"), Th("Last sign-in"), Th(""))),
-            Tbody(
+        Card(
+            SearchForm("/admin/people", text, "Email or name"),
+            Table(
+                ("Person", ("Workspaces", "num"), "Joined", "Last sign-in", ""),
                 *[
                     Tr(
-                        Td(r["email"], Small(f" {r['name']}") if r["name"] else ""),
-                        Td(str(r["workspaces"])),
-                        Td(When(r["created_at"])),
-                        Td(When(r["last_login_at"])),
-                        Td(Small("superuser") if r["is_superuser"] or r["email"] in supers else ""),
+                        Cell(
+                            r["email"], Small(f" {r['name']}") if r["name"] else "", label="Person"
+                        ),
+                        Cell(str(r["workspaces"]), label="Workspaces", cls="num"),
+                        Cell(When(r["created_at"]), label="Joined"),
+                        Cell(When(r["last_login_at"]), label="Last sign-in"),
+                        Cell(
+                            Badge("superuser", tone="primary")
+                            if r["is_superuser"] or r["email"] in supers
+                            else ""
+                        ),
                     )
                     for r in rows
-                ]
-            ),
-        )
-        if rows
-        else P("Nobody matches.", cls="muted"),
+                ],
+                stack=True,
+            )
+            if rows
+            else EmptyState("Nobody matches.", icon="user"),
+            flush=True,
+        ),
     )
 
 
@@ -269,39 +300,44 @@ def failed_jobs(req: Request):
     jobs, scanned = operations.failed_jobs(state.catalog, state.databases)
 
     def retry(job: dict):
-        return Form(
-            CsrfField(req),
+        return ActionForm(
+            req,
+            "Retry",
+            f"/admin/jobs/{job['id']}/retry",
             Hidden(name="tenant_id", value=job["tenant_id"] or ""),
-            Button("Retry", type="submit", cls="outline small"),
-            method="post",
-            action=f"/admin/jobs/{job['id']}/retry",
+            variant="outline",
+            size="sm",
+            icon="undo",
         )
 
     return ConsolePage(
         req,
         "Failed jobs",
         "/admin/jobs",
-        P(
-            f"Failed jobs of the host and of the {scanned} most recently active workspaces.",
-            cls="muted",
-        ),
-        Table(
-            Thead(Tr(Th("Where"), Th("Job"), Th("Failed (UTC)"), Th("Error"), Th(""))),
-            Tbody(
+        Card(
+            Table(
+                ("Where", "Job", "Failed", "Error", ("", "actions")),
                 *[
                     Tr(
-                        Td(j["workspace"]),
-                        Td(j["job_type"], Small(f" {j['id']}")),
-                        Td(When(j["updated_at"])),
-                        Td(Small((j["error"] or "").splitlines()[0][:120] if j["error"] else "")),
-                        Td(retry(j)),
+                        Cell(j["workspace"], label="Where"),
+                        Cell(j["job_type"], Small(f" {j['id']}"), label="Job"),
+                        Cell(When(j["updated_at"]), label="Failed"),
+                        Cell(
+                            Small((j["error"] or "").splitlines()[0][:120] if j["error"] else ""),
+                            label="Error",
+                        ),
+                        Cell(retry(j), cls="actions"),
                     )
                     for j in jobs
-                ]
-            ),
-        )
-        if jobs
-        else P("No failed jobs.", cls="muted"),
+                ],
+                stack=True,
+            )
+            if jobs
+            else EmptyState("No failed jobs.", icon="check-circle"),
+            title="Failed jobs",
+            description=f"Of the host and of the {scanned} most recently active workspaces.",
+            flush=True,
+        ),
     )
 
 
@@ -334,20 +370,23 @@ def host_audit(req: Request):
         req,
         "Audit",
         "/admin/audit",
-        Table(
-            Thead(Tr(Th("When (UTC)"), Th("Who"), Th("Action"), Th("Details"), Th("IP"))),
-            Tbody(
+        Card(
+            Table(
+                ("When", "Who", "Action", "Details", "IP"),
                 *[
                     Tr(
-                        Td(When(r["at"])),
-                        Td(r["actor"] or Small("system")),
-                        Td(r["action"]),
-                        Td(Small(r["details"])),
-                        Td(Small(r["ip"])),
+                        Cell(When(r["at"]), label="When"),
+                        Cell(r["actor"] or Small("system"), label="Who"),
+                        Cell(r["action"], label="Action"),
+                        Cell(Small(r["details"]), label="Details"),
+                        Cell(Small(r["ip"]), label="IP"),
                     )
                     for r in rows
-                ]
+                ],
+                stack=True,
             ),
+            title="Host audit log",
+            flush=True,
         ),
     )
 

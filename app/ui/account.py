@@ -5,30 +5,10 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-from fasthtml.common import (
-    H2,
-    A,
-    Article,
-    Button,
-    Div,
-    Form,
-    Input,
-    Label,
-    Li,
-    P,
-    Small,
-    Strong,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
-    Tr,
-    Ul,
-)
+from fasthtml.common import A, Div, Form, Input, Li, P, Small, Strong, Tr, Ul
 
 from app.lib.devices import device_name, place
-from app.ui.components import When
+from app.ui.kit import Button, Card, Cell, EmptyState, Field, Table, When, confirming
 from app.web.passkeys import NAME_MAX, passkeys_of
 from app.web.security import csrf_token
 from tenants.catalog import Auth
@@ -55,13 +35,7 @@ def issuer_name(issuer: str) -> str:
 
 def SignInMethodsPanel(catalog, auth: Auth):
     ways = identities_of(catalog, auth.user_id)
-    return Article(
-        H2("Ways you sign in"),
-        P(
-            "Every way below signs you in to this same account. A provider joins it only when"
-            " it has verified your email address.",
-            cls="muted",
-        ),
+    return Card(
         Ul(
             *[
                 Li(
@@ -72,6 +46,9 @@ def SignInMethodsPanel(catalog, auth: Auth):
                 for w in ways
             ]
         ),
+        title="Ways you sign in",
+        description="Every way below signs you in to this same account. A provider joins it"
+        " only when it has verified your email address.",
         id="sign-in-methods",
     )
 
@@ -87,7 +64,7 @@ def PasskeyRow(passkey: dict, editable: bool):
                     required=True,
                     aria_label=f"Name of {passkey['name']}",
                 ),
-                Button("Rename", type="submit", cls="secondary outline small"),
+                Button("Rename", type="submit", variant="outline", size="sm"),
                 hx_post=f"/account/passkeys/{passkey['id']}/rename",
                 hx_target="#passkeys",
                 hx_swap="outerHTML",
@@ -95,21 +72,24 @@ def PasskeyRow(passkey: dict, editable: bool):
             ),
             Button(
                 "Remove",
+                variant="danger-outline",
+                size="sm",
+                icon="trash",
                 hx_post=f"/account/passkeys/{passkey['id']}/remove",
                 hx_target="#passkeys",
                 hx_swap="outerHTML",
-                hx_confirm=f"Remove the passkey {passkey['name']}?",
-                cls="secondary outline small",
+                **confirming(f"Remove the passkey {passkey['name']}?", action="Remove"),
             ),
+            cls="btn-group",
         )
         if editable
         else ""
     )
     return Tr(
-        Td(Strong(passkey["name"])),
-        Td(When(passkey["created_at"])),
-        Td(When(passkey["last_used_at"])),
-        Td(controls),
+        Cell(Strong(passkey["name"]), label="Name"),
+        Cell(When(passkey["created_at"]), label="Added"),
+        Cell(When(passkey["last_used_at"]), label="Last used"),
+        Cell(controls, cls="actions"),
         id=f"passkey-{passkey['id']}",
     )
 
@@ -121,13 +101,18 @@ def PasskeysPanel(req, auth: Auth, error: str = ""):
         adding = P("Passkeys cannot be changed while impersonating.", cls="muted")
     elif editable:
         adding = Div(
-            Label(
+            Field(
                 "Name for a new passkey",
-                Input(id="passkey-name", maxlength=NAME_MAX, placeholder="Laptop, phone…"),
+                Input(
+                    name="passkey_name",
+                    id="passkey-name",
+                    maxlength=NAME_MAX,
+                    placeholder="Laptop, phone…",
+                ),
             ),
             Button(
                 "Add a passkey",
-                type="button",
+                icon="plus",
                 id="passkey-register",
                 data_kind="create",
                 data_csrf=csrf_token(req),
@@ -142,17 +127,22 @@ def PasskeysPanel(req, auth: Auth, error: str = ""):
             " first (lost it? that page can email you a recovery link).",
             cls="muted",
         )
-    return Article(
-        H2("Passkeys"),
-        P("Sign in with your device's screen lock instead of a password or an email link."),
+    return Card(
         Table(
-            Thead(Tr(Th("Name"), Th("Added (UTC)"), Th("Last used"), Th(""))),
-            Tbody(*[PasskeyRow(p, editable) for p in passkeys]),
+            ("Name", "Added", "Last used", ("", "actions")),
+            *[PasskeyRow(p, editable) for p in passkeys],
+            stack=True,
         )
         if passkeys
-        else P("No passkeys yet.", cls="muted"),
+        else EmptyState(
+            "No passkeys yet.",
+            "Add one below: your device's screen lock signs you in.",
+            icon="shield",
+        ),
         adding,
-        Small(error, cls="error", id="passkey-error", role="alert"),
+        Small(error, cls="field-error", id="passkey-error", role="alert"),
+        title="Passkeys",
+        description="Sign in with your device's screen lock instead of an email link.",
         id="passkeys",
     )
 
@@ -161,20 +151,26 @@ def SessionRow(session: dict, current: str):
     here = session["id_hash"] == current
     how = "operator (impersonation)" if session["impersonator_id"] else session["signed_in_with"]
     return Tr(
-        Td(device_name(session["user_agent"]), Small(" (this browser)") if here else ""),
-        Td(place(session["ip"])),
-        Td(When(session["last_seen_at"])),
-        Td(Small(how or "—")),
-        Td(
+        Cell(
+            device_name(session["user_agent"]),
+            Small(" (this browser)") if here else "",
+            label="Device",
+        ),
+        Cell(place(session["ip"]), label="Approximate place"),
+        Cell(When(session["last_seen_at"]), label="Last seen"),
+        Cell(Small(how or "—"), label="How"),
+        Cell(
             ""
             if here
             else Button(
                 "Sign out",
+                variant="outline",
+                size="sm",
                 hx_post=f"/account/sessions/{session['public_id']}/revoke",
                 hx_target="#sessions",
                 hx_swap="outerHTML",
-                cls="secondary outline small",
-            )
+            ),
+            cls="actions",
         ),
         id=f"session-{session['public_id']}",
     )
@@ -183,28 +179,29 @@ def SessionRow(session: dict, current: str):
 def SessionsPanel(req, auth: Auth):
     sessions = live_sessions(req.app.state.catalog, auth.user_id)
     others = [s for s in sessions if s["id_hash"] != auth.session_hash]
-    return Article(
-        H2("Where you are signed in"),
-        P(
-            "Places are read from the address alone (no lookup service): private and local"
-            " networks are named as such, other addresses are shown as they are.",
-            cls="muted",
-        ),
+    return Card(
         Table(
-            Thead(
-                Tr(Th("Device"), Th("Approximate place"), Th("Last seen (UTC)"), Th("How"), Th(""))
-            ),
-            Tbody(*[SessionRow(s, auth.session_hash) for s in sessions]),
+            ("Device", "Approximate place", "Last seen", "How", ("", "actions")),
+            *[SessionRow(s, auth.session_hash) for s in sessions],
+            stack=True,
         ),
-        Button(
-            "Sign out all other sessions",
-            hx_post="/account/sessions/revoke-others",
-            hx_target="#sessions",
-            hx_swap="outerHTML",
-            cls="secondary",
+        title="Where you are signed in",
+        description="Places are read from the address alone (no lookup service): private and"
+        " local networks are named as such, other addresses are shown as they are.",
+        actions=(
+            Button(
+                "Sign out all other sessions",
+                variant="outline",
+                icon="logout",
+                hx_post="/account/sessions/revoke-others",
+                hx_target="#sessions",
+                hx_swap="outerHTML",
+                **confirming("Sign out every other session?", action="Sign out", tone="warning"),
+            ),
         )
         if others
-        else "",
+        else (),
+        flush=True,
         id="sessions",
     )
 
@@ -223,9 +220,9 @@ def SupportAccessPanel(entries: list[dict]):
             f" · support access {verb}{why} in {entry['workspace'] or 'a workspace'}",
         )
 
-    return Article(
-        H2("Support access"),
-        P("An operator of the service opened a workspace as you:", cls="muted"),
+    return Card(
         Ul(*[line(e) for e in entries]),
+        title="Support access",
+        description="An operator of the service opened a workspace as you:",
         id="support-access",
     )
