@@ -213,3 +213,48 @@ def test_an_unverified_provider_email_never_links(make_app, smtp, provider):
         assert refused.status_code == 403 and signed_in_as(mallory) is None
     ways = app.state.catalog.rows("SELECT issuer FROM core_identities")
     assert [w["issuer"] for w in ways] == ["email"]
+
+
+def test_a_lost_passkey_is_recovered_through_a_link_in_the_asking_browser_audited(app, smtp):
+    """The workspace requires a passkey; Ada has one but not at hand: the second-step page
+    emails her a recovery link, which passes the step for that session only, audited in the
+    workspace's trail and the host's."""
+    catalog = app.state.catalog
+    with browser(app) as ada, browser(app) as thief:
+        ask(ada, "ada@example.com")
+        ada.get(mail_to(smtp, "ada@example.com")[0])
+        user = catalog.row("SELECT id FROM core_users WHERE email = 'ada@example.com'")
+        [membership] = catalog.memberships(user["id"])
+        catalog.execute(  # a passkey she registered earlier (the browser test registers real ones)
+            """INSERT INTO core_passkeys (id, user_id, credential_id, public_key, sign_count,
+                                          name, transports, created_at)
+               VALUES ('p1', :u, 'cred', 'key', 0, 'Old phone', '[]', '2026-01-01T00:00:00Z')""",
+            u=user["id"],
+        )
+        catalog.execute(
+            "UPDATE core_tenants SET require_passkey = 1 WHERE id = :t", t=membership["id"]
+        )
+        step = ada.get("/dashboard", follow_redirects=False)
+        assert step.status_code == 303 and step.headers["location"].startswith("/login/second-step")
+        page = ada.get("/login/second-step")
+        asked = ada.post(
+            "/login/second-step/recover",
+            data={"email": "thief@example.com", "csrf_token": csrf_from(page.text)},
+        )
+        assert asked.status_code == 200 and "Check your email" in asked.text
+        assert not [m for m in smtp.messages if m["To"] == "thief@example.com"]
+        link, _ = mail_to(smtp, "ada@example.com")
+        assert thief.get(link, follow_redirects=False).status_code == 403
+        landed = ada.get(link, follow_redirects=False)
+        assert landed.status_code == 303 and landed.headers["location"] == "/account#passkeys"
+        assert ada.get("/dashboard", follow_redirects=False).status_code == 200
+        assert ada.get(link, follow_redirects=False).status_code == 400  # once only
+    for where in ("tenant_id IS NULL", "tenant_id = :t"):
+        found = catalog.rows(
+            f"SELECT actor_user_id FROM sys_audit_logs WHERE action = 'auth.passkey_recovered'"
+            f" AND {where}",
+            t=membership["id"],
+        )
+        assert [r["actor_user_id"] for r in found] == [user["id"]], where
+    trail = [r["action"] for r in catalog.recent_audit(membership["id"], limit=20)]
+    assert "auth.passkey_recovery_asked" in trail
