@@ -160,3 +160,42 @@ def test_register_sign_in_require_and_remove_a_passkey(page):
         accept.click()
     removed.wait_for()
     assert "Work laptop" not in page.locator("#passkeys").inner_text()
+
+
+BAD_BODIES = (
+    b"not json",
+    b"[]",
+    b'{"credential": 5}',
+    b'{"credential": {"id": 7}}',
+    b'{"credential": {"id": "x", "rawId": "x", "type": "public-key", "response": {}}}',
+    b'{"credential": {"id": "' + b"A" * 5000 + b'", "response": {"clientDataJSON": "%%"}}}',
+)
+
+
+def test_bad_passkey_input_gets_a_4xx_with_a_message(client):
+    from tests.conftest import dev_sign_in as sign_in
+    from tests.conftest import page_csrf
+
+    sign_in(client, EMAIL)
+    token = page_csrf(client, "/account")
+    for options, verify in (
+        ("/login/passkey/options", "/login/passkey"),
+        ("/account/passkeys/options", "/account/passkeys"),
+    ):
+        for body in BAD_BODIES:
+            assert client.post(options, headers={"X-CSRF-Token": token}).status_code == 200
+            answer = client.post(
+                verify,
+                content=body,
+                headers={"X-CSRF-Token": token, "Content-Type": "application/json"},
+            )
+            assert 400 <= answer.status_code < 500, (verify, body[:40], answer.status_code)
+            # A body that is no JSON object is refused (400) before the handler sees it.
+            if body.startswith(b"{"):
+                assert answer.json()["error"], (verify, body[:40])
+    assert client.post("/login/second-step/options", headers={"X-CSRF-Token": token}).json() == {
+        "error": "You have no passkey yet."
+    }
+    for path in ("/account/passkeys/nope/rename", "/account/passkeys/" + "f" * 32 + "/remove"):
+        assert client.post(path, headers={"X-CSRF-Token": token}).status_code == 404
+    assert client.app.state.catalog.rows("SELECT id FROM core_passkeys") == []
