@@ -13,6 +13,7 @@ from oidc_provider_mock import User
 from starlette.testclient import TestClient
 
 from app.factory import create_app
+from app.lib.email import outbox_for
 from tests.support.github import GitHubUser, github_env, github_server
 from tests.support.oidc import CLIENT_ID, CLIENT_SECRET, oidc_provider
 
@@ -100,6 +101,9 @@ def test_each_kind_signs_in(app, providers, slug, who, email):
     [identity] = app.state.catalog.rows("SELECT issuer, subject, email FROM core_identities")
     expected_subject = "42" if slug == "github" else who
     assert (identity["issuer"], identity["subject"]) == (providers[slug], expected_subject)
+    outbox = outbox_for(app.state.settings)  # the first sign-up is welcomed, whichever way
+    sent = [outbox.get(i) for i in outbox.ids()]
+    assert [m.subject.startswith("Welcome to") for m in sent if m.to == email] == [True]
 
 
 @pytest.mark.parametrize(
