@@ -193,6 +193,16 @@ def test_bad_passkey_input_gets_a_4xx_with_a_message(client):
             # A body that is no JSON object is refused (400) before the handler sees it.
             if body.startswith(b"{"):
                 assert answer.json()["error"], (verify, body[:40])
+    # A form post (its CSRF token read from the body) is no passkey answer either.
+    for verify in ("/login/passkey", "/account/passkeys", "/login/second-step"):
+        form = client.post(
+            verify,
+            content=(
+                f'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n--b--\r\n'
+            ).encode(),
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )
+        assert form.status_code == 400 and form.json()["error"] == "The request was not JSON."
     assert client.post("/login/second-step/options", headers={"X-CSRF-Token": token}).json() == {
         "error": "You have no passkey yet."
     }

@@ -44,6 +44,9 @@ def _refused(message: str, status: int = 400) -> JSONResponse:
 
 async def _answer(req: Request) -> tuple[Any, str]:
     """The credential the browser sent, and the name typed for it."""
+    # A form post has had its stream read already (its CSRF field): never read it again.
+    if req.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise PasskeyRefused("The request was not JSON.")
     try:
         body = await req.json()
     except ValueError:
