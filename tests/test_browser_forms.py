@@ -128,7 +128,7 @@ def test_a_rename_shows_in_the_switcher_and_the_title_at_once(page, site):
 
     page.goto(f"{site}/settings")
     page.evaluate("() => { window.notReloaded = true }")
-    switcher = page.locator("header nav details summary")
+    switcher = page.locator("#tenant-switcher summary strong")
     expect(switcher).to_have_text("Bea's workspace")
     page.locator("#settings-form input[name=name]").fill("Bea & Co")
     page.get_by_role("button", name="Save").click()

@@ -157,7 +157,7 @@ def test_an_empty_outbox_says_so(client, settings):
     dev_sign_in(client, "dev@example.com")
     for message in outbox_for(settings).directory.glob("*.eml"):  # her welcome email
         message.unlink()
-    assert "No messages yet." in client.get("/dev/outbox").text
+    assert "No messages yet" in client.get("/dev/outbox").text
 
 
 def test_a_message_page_shows_headers_text_and_a_sandboxed_frame(client, settings):

@@ -32,6 +32,8 @@ PROBES = [
     ("POST", "/notes", {"tenant_id": "{tenant}", "body": "pwned"}),
     ("DELETE", "/notes/{note}", None),
     ("DELETE", "/notes/{note}?tenant_id={tenant}", None),
+    ("POST", "/notes/{note}/restore", None),
+    ("POST", "/onboarding/docs", {"tenant_id": "{tenant}"}),
     ("GET", "/settings?tenant_id={tenant}", None),
     (
         "POST",
@@ -40,6 +42,7 @@ PROBES = [
     ),
     ("GET", "/dashboard/activity?tenant_id={tenant}", None),
     ("GET", "/settings/danger?tenant_id={tenant}", None),
+    ("GET", "/settings/billing?tenant_id={tenant}", None),
     ("GET", "/settings/team?tenant_id={tenant}", None),
     ("GET", "/members?tenant_id={tenant}", None),
     ("POST", "/members/{member}/role", {"role": "owner"}),
@@ -164,6 +167,7 @@ def snapshot(app, tenant_id: str) -> dict:
             table: db.q(f"SELECT * FROM {table} ORDER BY 1")
             for table in (
                 "notes",
+                "onboarding_steps",
                 "core_settings",
                 "core_tenant_users",
                 "core_permissions",

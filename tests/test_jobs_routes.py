@@ -65,7 +65,7 @@ def test_a_failed_jobs_error_is_visible_in_the_panel(app, web):
     asyncio.run(task())
     page = web.get("/jobs?status=failed").text
     assert "ConnectionError: the CRM answered 503" in page
-    assert "<mark>failed</mark>" in page
+    assert '<span data-state="failed" class="badge badge-danger">Failed</span>' in page
     # the table any page shows jobs with
     panel = to_xml(JobsTable(app.state.jobs.list_jobs(tenant), JobViewer(None, manages=True)))
     assert "ConnectionError: the CRM answered 503" in panel

@@ -22,7 +22,7 @@ def test_sign_in_lands_on_own_dashboard(client):
     assert "Ada&#x27;s workspace" in page.text or "Ada's workspace" in page.text
     assert "ada@example.com" in page.text
     assert 'hx-get="/dashboard/activity"' in page.text  # the activity comes next, on its own
-    assert "tenant.provisioned" in client.get("/dashboard/activity").text
+    assert "Set up the workspace" in client.get("/dashboard/activity").text  # audit, in words
 
 
 def test_signed_in_login_page_redirects_to_dashboard(client):

@@ -57,6 +57,8 @@ MATRIX = [
     Row("GET", "/notes"),
     Row("POST", "/notes", form={"body": "a note by {role}"}),
     Row("DELETE", "/notes/{note}"),
+    Row("POST", "/notes/{note}/restore"),  # the note each role just deleted
+    Row("POST", "/onboarding/docs"),
     Row("GET", "/settings"),
     Row(
         "POST",
@@ -67,6 +69,7 @@ MATRIX = [
     Row("GET", "/settings/danger"),
     Row("GET", "/settings/security"),
     Row("POST", "/settings/security", ("security", "manage"), {"require_passkey": ""}),
+    Row("GET", "/settings/billing"),
     Row("GET", "/settings/team", MANAGE_MEMBERS),
     Row("GET", "/members"),
     Row("GET", "/invitations", MANAGE_MEMBERS),

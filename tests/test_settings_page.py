@@ -122,6 +122,7 @@ def test_a_rename_updates_the_switcher_and_the_title_in_place(app, client, signe
     assert "<title>Settings · Acme &lt;Labs&gt; · FastHTML SaaS</title>" in saved
     switcher = re.search(r'<details[^>]*id="tenant-switcher"[^>]*>.*?</details>', saved, re.S)
     assert switcher and 'hx-swap-oob="true"' in switcher.group(0)
-    assert "<summary>Acme &lt;Labs&gt;</summary>" in switcher.group(0)
+    summary = re.search(r"<summary[^>]*>.*?</summary>", switcher.group(0), re.S).group(0)
+    assert "<strong>Acme &lt;Labs&gt;</strong>" in summary  # the new name, escaped
     refused = client.post("/settings", data={**form, "name": ""}, headers=headers).text
     assert "tenant-switcher" not in refused and "<title>" not in refused  # nothing was renamed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from fasthtml.common import H1, H2, A, APIRouter, Article, Button, Div, P, Table, Tbody
+from fasthtml.common import A, APIRouter, Div, P
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -17,8 +17,8 @@ from app.demo.graphql import STORE, respond
 from app.demo.sync import DEMO
 from app.lib.graphql import GraphQLClient
 from app.syncs.sources import SPECS
-from app.ui.components import Toasts
 from app.ui.jobs import JobRow, viewer_of
+from app.ui.kit import Button, Card, PageHeader, Table, Toasts
 from app.ui.layout import Page
 from app.work.in_request import jobs_for
 
@@ -37,31 +37,50 @@ def demo_page(req: Request, auth):
     return Page(
         req,
         "Demo",
-        H1("Try the moving parts"),
-        Article(
-            H2("A background job"),
-            P("Counts to ten with a progress bar, survives a restart, then leaves a note."),
-            Button(
-                "Run demo job", hx_post="/demo/jobs", hx_target="#job-rows", hx_swap="afterbegin"
+        PageHeader("Try the moving parts", "Each part of the starter, one button away."),
+        Card(
+            Div(
+                Table(
+                    ("Job", "Status", "Progress", ("Attempts", "num"), ""),
+                    stack=True,
+                    body_id="job-rows",
+                )
             ),
-            Div(Table(Tbody(id="job-rows"))),
+            title="A background job",
+            description="Counts to ten with a progress bar, survives a restart, then leaves a note.",
+            actions=(
+                Button(
+                    "Run demo job",
+                    hx_post="/demo/jobs",
+                    hx_target="#job-rows",
+                    hx_swap="afterbegin",
+                    icon="jobs",
+                ),
+            ),
         ),
-        Article(
-            H2("An incremental sync"),
+        Card(
             P(
                 "Change a few orders in the demo API, then press Sync now on ",
                 A("the sync page", href="/sync"),
                 ": only the changed orders come in.",
             ),
-            Button("Change 5 demo orders upstream", hx_post="/demo/changes", hx_swap="none"),
+            title="An incremental sync",
+            actions=(
+                Button(
+                    "Change 5 demo orders upstream",
+                    hx_post="/demo/changes",
+                    hx_swap="none",
+                    variant="outline",
+                ),
+            ),
         ),
-        Article(
-            H2("A webhook"),
+        Card(
             P(
                 "Create a demo endpoint under ",
                 A("Settings → Webhooks", href="/settings/webhooks"),
-                " and send it an event: it turns into a note on the dashboard.",
+                " and send it an event: it turns into a note.",
             ),
+            title="A webhook",
         ),
     )
 

@@ -24,22 +24,16 @@ from pathlib import Path
 from typing import cast
 
 from fasthtml.common import (
-    H1,
-    H2,
-    A,
     APIRouter,
-    Article,
-    Button,
     Div,
     FileResponse,
     Form,
     FtResponse,
     Input,
-    Label,
     Li,
-    Mark,
     P,
     Small,
+    Span,
     Strong,
     Ul,
 )
@@ -54,7 +48,19 @@ from app.ui.account import (
     SignInMethodsPanel,
     SupportAccessPanel,
 )
-from app.ui.components import CsrfField, SettingsTabs, When
+from app.ui.components import CsrfField, SettingsHeader, SettingsTabs
+from app.ui.kit import (
+    Avatar,
+    Badge,
+    Button,
+    Callout,
+    Card,
+    EmptyState,
+    Field,
+    PageHeader,
+    StatusBadge,
+    When,
+)
 from app.ui.layout import Page
 from app.ui.signin import passkey_script
 from app.web.audit import record
@@ -108,21 +114,28 @@ def ExportRow(job: dict):
     )
     result = job["result"] or {}
     if job["status"] == "failed":
-        state = Div(Mark("failed"), Small(job["error"] or "", cls="error"))
+        state = Div(StatusBadge("job", "failed"), Small(job["error"] or "", cls="error"))
     elif job["status"] != "completed":
-        state = Small("preparing…")
+        state = Badge("Preparing", "info", live=True, data_state="preparing")
     elif result.get("expires_at", "") <= now():
-        state = Small("expired")
+        state = Badge("Expired", data_state="expired")
     else:
         state = Div(
-            A("Download", href=f"/account/exports/{job['id']}/download"),
-            Small(" link expires ", When(result["expires_at"]), " UTC"),
+            Button(
+                "Download",
+                href=f"/account/exports/{job['id']}/download",
+                variant="outline",
+                size="sm",
+            ),
+            Small(" link expires ", When(result["expires_at"]), cls="muted"),
+            cls="row",
         )
     return Li(
-        Small("Requested ", When(job["created_at"]), " · "),
+        Small("Requested ", When(job["created_at"]), cls="muted"),
         state,
         id=f"export-{job['id']}",
         hx_swap="outerHTML",
+        cls="row-between",
         **live,
     )
 
@@ -130,22 +143,27 @@ def ExportRow(job: dict):
 def ExportsPanel(req: Request, auth: Auth):
     """Ask for an export and see the recent ones (of the current workspace)."""
     if auth.role is None or auth.tenant_status != "active":
-        return Article(
-            H2("Export your data"), P("Open a workspace to export your data.", cls="muted")
+        return Card(
+            P("Open a workspace to export your data.", cls="muted"), title="Export your data"
         )
     jobs = jobs_for(req).list_jobs(auth.tenant_id, job_type=EXPORT_JOB, limit=20)
     mine = [j for j in jobs if j["payload"].get("user_id") == auth.user_id]
-    return Article(
-        H2("Export your data"),
-        P(
-            "A zip of JSON files: your profile, your memberships and, if your role may export"
-            " it (owners do), the data of this workspace. The link works for "
-            f"{EXPORT_HOURS} hours."
+    return Card(
+        Ul(*[ExportRow(j) for j in mine], id="exports", cls="export-list"),
+        title="Export your data",
+        description="A zip of JSON files: your profile, your memberships and, if your role may "
+        f"export it (owners do), the data of this workspace. The link works for {EXPORT_HOURS} "
+        "hours.",
+        actions=(
+            Button(
+                "Export my data",
+                hx_post="/account/export",
+                hx_target="#exports",
+                hx_swap="afterbegin",
+                variant="outline",
+                icon="database",
+            ),
         ),
-        Button(
-            "Export my data", hx_post="/account/export", hx_target="#exports", hx_swap="afterbegin"
-        ),
-        Ul(*[ExportRow(j) for j in mine], id="exports"),
     )
 
 
@@ -215,36 +233,27 @@ def TypedConfirmation(
     After a mismatch it shows what they typed, to correct."""
     return Form(
         CsrfField(req),
-        Label(
+        Field(
             label,
-            Input(
-                name="confirm",
-                value=typed,
-                autocomplete="off",
-                required=True,
-                aria_invalid="true" if error else None,
-            ),
+            Input(name="confirm", value=typed, autocomplete="off", required=True),
+            error or None,
+            id=f"confirm-{action.strip('/').replace('/', '-')}",
         ),
-        Small(error, cls="error") if error else "",
-        Button(button, type="submit", cls="secondary"),
+        Div(Button(button, type="submit", variant="danger"), cls="form-actions"),
         method="post",
         action=action,
+        cls="stack",
     )
 
 
 def DeleteAccountPanel(req: Request, auth: Auth, error: str = "", typed: str = ""):
     blocking = lifecycle.blocking_tenants(req.app.state.catalog, auth.user_id)
-    return Article(
-        H2("Delete your account"),
-        P(
-            "Your profile and your memberships go; workspaces where you are the only member are "
-            "deleted with it. This cannot be undone."
-        ),
-        P(
+    return Card(
+        Callout(
             "First make someone else owner of: ",
             Strong(", ".join(t["name"] for t in blocking)),
             ".",
-            cls="error",
+            tone="danger",
         )
         if blocking
         else "",
@@ -256,6 +265,10 @@ def DeleteAccountPanel(req: Request, auth: Auth, error: str = "", typed: str = "
             error,
             typed,
         ),
+        title="Delete your account",
+        description="Your profile and your memberships go; workspaces where you are the only "
+        "member are deleted with it. This cannot be undone.",
+        tone="danger",
         id="delete-account",
     )
 
@@ -266,14 +279,32 @@ def AccountPage(req: Request, auth: Auth, delete_error: str = "", typed: str = "
     return Page(
         req,
         "Your account",
-        H1("Your account"),
-        Article(
-            H2("Profile"),
-            P(Strong(auth.name or auth.email), Small(f" {auth.email}")),
-            Ul(*[Li(f"{m['name']} · {m['role']}") for m in mine])
+        PageHeader("Your account", "Who you are here, your data, and the way out."),
+        Card(
+            Div(
+                Avatar(auth.name, auth.email, auth.avatar_url, size="lg"),
+                Div(Strong(auth.name or auth.email), Small(auth.email)),
+                cls="person",
+            ),
+            title="Profile",
+            description="From your sign-in provider.",
+        ),
+        Card(
+            Ul(
+                *[
+                    Li(
+                        Span(m["name"], cls="truncate"),
+                        StatusBadge("role", m["role"]),
+                        cls="row-between",
+                    )
+                    for m in mine
+                ],
+                cls="plain-list",
+            )
             if mine
-            else P("No workspaces.", cls="muted"),
-            A("Workspaces", href="/tenants"),
+            else EmptyState("No workspaces", "Create one to get started.", icon="workspace"),
+            title="Workspaces",
+            actions=(Button("Manage", href="/tenants", variant="outline", size="sm"),),
         ),
         SignInMethodsPanel(catalog, auth),
         PasskeysPanel(req, auth),
@@ -328,14 +359,16 @@ def danger_zone(req: Request, auth):
     return Page(
         req,
         "Danger zone",
-        H1("Settings"),
+        SettingsHeader(),
         SettingsTabs("/settings/danger"),
-        Article(
-            H2("Delete this workspace"),
-            P("Its data is removed for good and every member loses access."),
-            A("Delete workspace…", href="/tenant/delete", role="button", cls="secondary outline")
+        Card(
+            P("Its data is removed for good and every member loses access at once.", cls="muted"),
+            title="Delete this workspace",
+            description="This cannot be undone.",
+            tone="danger",
+            footer=Button("Delete workspace…", href="/tenant/delete", variant="danger")
             if allowed
-            else P("Only the owner can delete the workspace.", cls="muted"),
+            else Small("Only the owner can delete the workspace.", cls="muted"),
         ),
     )
 
@@ -345,11 +378,13 @@ def DeleteTenantPage(req: Request, auth: Auth, error: str = "", typed: str = "")
     return Page(
         req,
         "Delete workspace",
-        H1(f"Delete {auth.tenant_name}"),
-        Article(
-            P(
+        PageHeader(f"Delete {auth.tenant_name}", "", back=("Danger zone", "/settings/danger")),
+        Card(
+            Callout(
                 f"This deletes the workspace and all its data for good. Its {people} "
-                f"member{'s' if people != 1 else ''} lose access at once; the others get an email."
+                f"member{'s' if people != 1 else ''} lose access at once; the others get an email.",
+                tone="danger",
+                icon="danger",
             ),
             TypedConfirmation(
                 req,
@@ -359,6 +394,7 @@ def DeleteTenantPage(req: Request, auth: Auth, error: str = "", typed: str = "")
                 error,
                 typed,
             ),
+            tone="danger",
         ),
     )
 

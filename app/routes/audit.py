@@ -9,37 +9,31 @@ the session's tenant; a filter value that is not one of the offered choices is r
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from fasthtml.common import (
-    H1,
-    A,
     APIRouter,
-    Button,
+    Code,
+    Div,
     Form,
     FtResponse,
     Input,
-    Label,
     Nav,
     Option,
-    P,
     Select,
     Small,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
+    Span,
     Tr,
 )
 from starlette.requests import Request
 
-from app.ui.components import When
+from app.ui.audit_labels import action_name, describe, details_of
+from app.ui.kit import Button, Card, Cell, EmptyState, Field, PageHeader, Table, When
 from app.ui.layout import Page
+from app.ui.time import workspace_zone
 from app.web.permissions import require
 from tenants.catalog import Catalog
 
@@ -123,69 +117,89 @@ def _search(
 
 
 def DetailsText(raw: str):
-    try:
-        details = json.loads(raw)
-    except ValueError:
-        details = {}
-    if not isinstance(details, dict):
-        return Small(raw)
-    return Small(" · ".join(f"{k}: {v}" for k, v in details.items()))
+    details = details_of(raw)
+    if not details:
+        return Small(raw if raw not in ("", "{}") else "")
+    return Small(" · ".join(f"{k}: {v}" for k, v in details.items()), cls="audit-details")
 
 
-def AuditTable(rows: list[dict]):
+def AuditTable(rows: list[dict], zone):
     if not rows:
-        return P("No entries match.", cls="muted")
-    return Table(
-        Thead(Tr(Th("When (UTC)"), Th("Who"), Th("Action"), Th("Details"), Th("IP"))),
-        Tbody(
+        return EmptyState(
+            "No entries match.",
+            "Change the filters, or clear them to see the whole trail.",
+            action=Button("Clear filters", href="/audit", variant="outline", size="sm"),
+            icon="audit",
+        )
+    return Card(
+        Table(
+            ("When", "Who", "What", "Details", "IP"),
             *[
                 Tr(
-                    Td(When(r["at"])),
-                    Td(r["actor"] or Small("system")),
-                    Td(r["action"]),
-                    Td(DetailsText(r["details"])),
-                    Td(Small(r["ip"])),
+                    Cell(When(r["at"], zone), label="When", cls="nowrap"),
+                    Cell(r["actor"] or Span("system", cls="muted"), label="Who"),
+                    Cell(
+                        Div(
+                            Span(describe(r["action"], details_of(r["details"]))),
+                            Small(Code(r["action"])),
+                            cls="audit-what",
+                        ),
+                        label="What",
+                    ),
+                    Cell(DetailsText(r["details"]), label="Details"),
+                    Cell(Small(r["ip"]), label="IP"),
                 )
                 for r in rows
-            ]
+            ],
+            stack=True,
         ),
+        flush=True,
     )
 
 
 def FilterForm(actions: list[str], actors: dict[str, str], chosen: dict[str, str], error: str = ""):
     def select(name: str, label: str, options: dict[str, str]):
-        return Label(
+        return Field(
             label,
             Select(
                 Option("Any", value=""),
                 *[Option(text, value=v, selected=v == chosen[name]) for v, text in options.items()],
                 name=name,
             ),
+            id=f"audit-{name}",
         )
 
     return Form(
-        select("action", "Action", {a: a for a in actions}),
-        select("actor", "Person", actors),
-        Label("From", Input(type="date", name="since", value=chosen["since"])),
-        Label("Until", Input(type="date", name="until", value=chosen["until"])),
-        Button("Filter", type="submit"),
+        Div(
+            select("action", "Action", {a: action_name(a) for a in actions}),
+            select("actor", "Person", actors),
+            Field(
+                "From", Input(type="date", name="since", value=chosen["since"]), id="audit-since"
+            ),
+            Field(
+                "Until", Input(type="date", name="until", value=chosen["until"]), id="audit-until"
+            ),
+            Button("Filter", type="submit", variant="secondary"),
+            cls="form-grid",
+        ),
         Small(error, cls="error", role="alert") if error else "",
         method="get",
         action="/audit",
-        cls="grid",
+        cls="card audit-filters",
     )
 
 
 def Pager(chosen: dict[str, str], page: int, pages: int):
     def link(label: str, number: int):
         query = urlencode({**{k: v for k, v in chosen.items() if v}, "page": number})
-        return A(label, href=f"/audit?{query}")
+        return Button(label, href=f"/audit?{query}", variant="outline", size="sm")
 
     return Nav(
-        link("← Newer", page - 1) if page > 1 else "",
-        Small(f"Page {page} of {pages}"),
-        link("Older →", page + 1) if page < pages else "",
+        link("← Newer", page - 1) if page > 1 else Span(),
+        Small(f"Page {page} of {pages}", cls="muted"),
+        link("Older →", page + 1) if page < pages else Span(),
         aria_label="Pages",
+        cls="pager",
     )
 
 
@@ -205,15 +219,18 @@ def audit_page(
     chosen = {"action": action, "actor": actor, "since": since, "until": until}
     if error := _refusal(chosen, actions, actors, page):  # the form again, as it was sent
         form = FilterForm(actions, actors, chosen, error)
-        return FtResponse(Page(req, "Audit trail", H1("Audit trail"), form), status_code=400)
+        return FtResponse(Page(req, "Audit trail", Heading(auth), form), status_code=400)
     filters = {**chosen, "since": _day(since), "until": _day(until)}
     rows, total, number = _search(catalog, auth.tenant_id, filters, int(page))
     return Page(
         req,
         "Audit trail",
-        H1("Audit trail"),
-        P(f"{total} entries in {auth.tenant_name}.", cls="muted"),
+        Heading(auth, f"{total} entries in {auth.tenant_name}, newest first."),
         FilterForm(actions, actors, chosen),
-        AuditTable(rows),
+        AuditTable(rows, workspace_zone(auth.db)),
         Pager(chosen, number, max(1, -(-total // PAGE_SIZE))),
     )
+
+
+def Heading(auth, line: str = ""):
+    return PageHeader("Audit trail", line or f"Who did what in {auth.tenant_name}, and when.")

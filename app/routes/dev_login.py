@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fasthtml.common import H1, APIRouter, FtResponse
+from fasthtml.common import APIRouter, FtResponse
 from starlette.requests import Request
 
 from app.lib.email_send import normalize_address
 from app.ui.components import DevSignInForm
-from app.ui.layout import Page
+from app.ui.layout import SignInPage
 from app.web.signin import Identity, sign_in
 
 rt = APIRouter()
@@ -22,6 +22,6 @@ async def dev_login(req: Request, sess, email: str = "", name: str = ""):
         address = normalize_address(email.strip())
     except ValueError as e:
         form = DevSignInForm(req, email, name, f"Enter a valid email address. {e}")
-        return FtResponse(Page(req, "Sign in", H1("Sign in"), form), status_code=400)
+        return FtResponse(SignInPage(req, form), status_code=400)
     identity = Identity(DEV_ISSUER, address, address, name.strip()[:NAME_MAX], method="dev")
     return await sign_in(req, sess, identity)

@@ -23,36 +23,40 @@ from typing import Any, cast
 
 from fasthtml.common import (
     H1,
-    H2,
-    A,
     APIRouter,
-    Article,
-    Button,
     Div,
-    Footer,
     Form,
     Hidden,
     Input,
-    Mark,
     Option,
     P,
     Redirect,
     Select,
     Small,
+    Span,
     Strong,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
     Tr,
 )
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.lib.email_send import normalize_address
-from app.ui.components import CsrfField, PostButton, SettingsTabs, Toasts, When
-from app.ui.layout import Page
+from app.ui.components import CsrfField, PostButton, SettingsHeader, SettingsTabs
+from app.ui.kit import (
+    Badge,
+    Button,
+    Card,
+    Cell,
+    EmptyState,
+    Field,
+    StatusBadge,
+    Table,
+    Toasts,
+    When,
+    confirming,
+)
+from app.ui.layout import Brand, Page
+from app.ui.time import workspace_zone
 from app.web.audit import record
 from app.web.permissions import can, manageable_roles, require
 from app.web.signin import AFTER_SIGN_IN, client_ip
@@ -90,24 +94,24 @@ def Delivery(invitation: dict):
     them with each failed attempt; people get what it means for them."""
     status, error = invitation["email_status"], invitation["email_error"]
     if status is None:
-        return Small("—")
+        return Span("—", cls="muted")
     if status == "completed":
-        return Small("sent")
+        return StatusBadge("email", "sent")
     if status == "failed":
         return Div(
-            Mark("failed"),
+            StatusBadge("email", "failed"),
             Small("The email could not be sent. Try Send again later.", cls="error"),
         )
     if error:  # pending again after a failed attempt
         attempts = invitation["email_attempts"]
         return Div(
-            Small(f"retrying (attempt {attempts})"),
+            Badge(f"retrying (attempt {attempts})", "warning", live=True),
             Small("The mail server could not take it yet; trying again shortly.", cls="error"),
         )
-    return Small("sending…")
+    return StatusBadge("email", "sending")
 
 
-def InvitationRow(invitation: dict, among: tuple[str, ...]):
+def InvitationRow(invitation: dict, among: tuple[str, ...], zone):
     state = invitations.status(invitation)
     can_act = state in ("pending", "expired") and invitation["role"] in among
     base = f"/invitations/{invitation['id']}"
@@ -118,24 +122,38 @@ def InvitationRow(invitation: dict, among: tuple[str, ...]):
             hx_post=path,
             hx_target=PANEL,
             hx_swap="outerHTML",
-            cls="secondary outline small",
+            variant="outline",
+            size="sm",
             **kw,
         )
 
     return Tr(
-        Td(
-            invitation["email"],
-            Div(Small(f"by {invitation['inviter_email'] or 'a deleted account'}")),
+        Cell(
+            Div(
+                Strong(invitation["email"], cls="truncate"),
+                Small(f"by {invitation['inviter_email'] or 'a deleted account'}", cls="truncate"),
+                cls="person-text",
+            ),
+            cls="primary-cell",
         ),
-        Td(invitation["role"]),
-        Td(Strong(state) if state == "pending" else Small(state)),
-        Td(When(invitation["expires_at"])),
-        Td(Delivery(invitation) if state == "pending" else ""),
-        Td(
+        Cell(StatusBadge("role", invitation["role"]), label="Role"),
+        Cell(StatusBadge("invitation", state), label="Status"),
+        Cell(When(invitation["expires_at"], zone), label="Expires"),
+        Cell(Delivery(invitation) if state == "pending" else "", label="Email"),
+        Cell(
             action("Send again", f"{base}/resend") if can_act else "",
-            action("Revoke", f"{base}/revoke", hx_confirm="The link will stop working. Revoke?")
+            action(
+                "Revoke",
+                f"{base}/revoke",
+                **confirming(
+                    "The link in the email will stop working.",
+                    title="Revoke this invitation?",
+                    action="Revoke",
+                ),
+            )
             if can_act
             else "",
+            cls="actions",
         ),
         id=f"invitation-{invitation['id']}",
     )
@@ -143,27 +161,34 @@ def InvitationRow(invitation: dict, among: tuple[str, ...]):
 
 def InviteForm(among: tuple[str, ...], email: str = "", role: str = "member", error: str = ""):
     return Form(
-        Input(
-            type="email",
-            name="email",
-            value=email,
-            placeholder="colleague@example.com",
-            required=True,
-            maxlength=EMAIL_MAX,
-            aria_label="Email address",
-            aria_invalid="true" if error else None,
+        Field(
+            "Email address",
+            Input(
+                type="email",
+                name="email",
+                value=email,
+                placeholder="colleague@example.com",
+                required=True,
+                maxlength=EMAIL_MAX,
+                autocomplete="off",
+            ),
+            error or None,
+            id="invite-email",
         ),
-        Select(
-            *[Option(r, value=r, selected=r == role) for r in among],
-            name="role",
-            aria_label="Role",
+        Field(
+            "Role",
+            Select(
+                *[Option(r, value=r, selected=r == role) for r in among],
+                name="role",
+            ),
+            id="invite-role",
+            cls="field-narrow",
         ),
-        Button("Invite", type="submit"),
-        Small(error, cls="error") if error else "",
+        Button("Invite", type="submit", icon="plus"),
         hx_post="/invitations",
         hx_target=PANEL,
         hx_swap="outerHTML",
-        cls="inline-form",
+        cls="inline-form invite-form",
     )
 
 
@@ -189,18 +214,26 @@ def InvitationsPanel(req: Request, auth: Auth, form=None):
         "hx_swap": "outerHTML",
         "hx_disinherit": "*",  # the rows' buttons keep their own target and selection
     }
+    zone = workspace_zone(auth.db)
     table = (
         Table(
-            Thead(Tr(Th("Invited"), Th("Role"), Th("Status"), Th("Expires"), Th("Email"), Th(""))),
-            Tbody(*[InvitationRow(r, among) for r in rows]),
+            ("Invited", "Role", "Status", "Expires", "Email", ""),
+            *[InvitationRow(r, among, zone) for r in rows],
+            stack=True,
         )
         if rows
-        else P("No invitations yet.", cls="muted")
+        else EmptyState(
+            "No invitations yet",
+            "Invite a teammate above: they get an email with a link to join.",
+            icon="mail",
+        )
     )
-    return Article(
-        H2("Invitations"),
+    return Card(
         form or InviteForm(among),
         Div(table, id="invitations-list", **(poll if waiting else {})),
+        title="Invitations",
+        description="People you invite join with the role you choose. Links expire after "
+        f"{invitations.DEFAULT_DAYS} days.",
         id="invitations-panel",
         hx_swap="outerHTML",
     )
@@ -233,7 +266,11 @@ def _send(req: Request, auth: Auth, email: str, role: str, token: str) -> tuple[
 def team_page(req: Request, auth):
     require(auth, "members", "manage")
     return Page(
-        req, "Team", H1("Settings"), SettingsTabs("/settings/team"), InvitationsPanel(req, auth)
+        req,
+        "Team",
+        SettingsHeader(),
+        SettingsTabs("/settings/team"),
+        InvitationsPanel(req, auth),
     )
 
 
@@ -335,11 +372,17 @@ def _signed_in(req: Request, sess) -> Auth | None:
 
 def InvitationCard(invitation: dict, *content):
     inviter = invitation["inviter_name"] or invitation["inviter_email"]
-    return Article(
+    return Div(
+        Brand("/"),
         H1(f"Join {invitation['tenant_name']}"),
-        P(f"{inviter} invited {invitation['email']} to join as {invitation['role']}."),
-        *content,
-        Footer(Small("Expires ", When(invitation["expires_at"]), " UTC.")),
+        P(
+            Strong(inviter),
+            f" invited {invitation['email']} to join as {invitation['role']}.",
+            cls="lead",
+        ),
+        Div(*content, cls="stack"),
+        P("The link expires ", When(invitation["expires_at"]), ".", cls="auth-foot"),
+        cls="card auth-card",
     )
 
 
@@ -347,7 +390,7 @@ def AcceptForm(req: Request, token: str, label: str, other_email: bool = False):
     return Form(
         CsrfField(req),
         Hidden(name="other_email", value="yes") if other_email else "",
-        Button(label, type="submit"),
+        Button(label, type="submit", cls="btn-block"),
         method="post",
         action=f"/invitations/{token}/accept",
     )
@@ -364,7 +407,7 @@ def MismatchNotice(req: Request, token: str, invitation: dict, who: Auth, policy
     )
     switch = Div(
         P("To use the invited address, sign out, sign in with it, then open the link again."),
-        PostButton(req, "Sign out", "/logout", cls="secondary outline"),
+        PostButton(req, "Sign out", "/logout", variant="outline", cls="btn-block"),
     )
     if policy == "refuse":
         return Div(notice, switch)
@@ -383,21 +426,23 @@ def invitation_page(req: Request, sess, token: str):
         sess[AFTER_SIGN_IN] = f"/invitations/{token}"  # come back here once signed in
         body: tuple[Any, ...] = (
             P("Sign in with ", Strong(invitation["email"]), " to accept."),
-            A("Sign in to accept", href="/login", role="button"),
+            Button("Sign in to accept", href="/login", cls="btn-block"),
         )
     elif any(
         m["id"] == invitation["tenant_id"] for m in req.app.state.catalog.memberships(who.user_id)
     ):
         body = (
             P("You are already a member of this workspace."),
-            PostButton(req, "Open it", f"/tenants/{invitation['tenant_id']}/switch"),
+            PostButton(
+                req, "Open it", f"/tenants/{invitation['tenant_id']}/switch", cls="btn-block"
+            ),
         )
     elif invitation["email"] == who.email.lower():
         body = (AcceptForm(req, token, f"Join {invitation['tenant_name']}"),)
     else:
         policy = req.app.state.settings.invite_email_mismatch
         body = (MismatchNotice(req, token, invitation, who, policy),)
-    return Page(req, "Invitation", InvitationCard(invitation, *body))
+    return Page(req, "Invitation", InvitationCard(invitation, *body), chrome="auth")
 
 
 @accept_rt.post("/invitations/{token}/accept")

@@ -13,19 +13,12 @@ they already see in the list.
 
 from __future__ import annotations
 
-from fasthtml.common import (
-    H1,
-    A,
-    APIRouter,
-    Div,
-    Nav,
-    P,
-)
+from fasthtml.common import APIRouter
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.ui.components import Toasts
 from app.ui.jobs import JobDetail, JobRow, JobsTable, viewer_of
+from app.ui.kit import STATES, Button, Card, EmptyState, PageHeader, Tabs, Toasts
 from app.ui.layout import Page
 from app.web.permissions import require
 from app.work.in_request import jobs_for
@@ -47,13 +40,22 @@ def jobs_page(req: Request, auth, status: str = ""):
     if status and status not in STATUSES:
         raise HTTPException(400, f"Status must be one of: {', '.join(STATUSES)}.")
     jobs = jobs_for(req).list_jobs(auth.tenant_id, status=status or None, limit=PAGE_SIZE)
-    filters = [A("all", href="/jobs")] + [A(s, href=f"/jobs?status={s}") for s in STATUSES]
+    filters = [("All", "/jobs")] + [(STATES["job"][s][0], f"/jobs?status={s}") for s in STATUSES]
+    current = f"/jobs?status={status}" if status else "/jobs"
+    empty = EmptyState(
+        "No jobs here" if status else "No jobs yet",
+        "Background work (exports, emails, syncs) shows up here with its progress.",
+        action=Button("Try the demo job", href="/demo", variant="outline")
+        if not req.app.state.settings.is_production  # the demo exists outside production
+        else None,
+        icon="jobs",
+    )
     return Page(
         req,
         "Jobs",
-        H1("Background jobs"),
-        Nav(Div(*filters, cls="inline-form")),
-        JobsTable(jobs, viewer_of(auth)) if jobs else P("No jobs yet.", cls="muted"),
+        PageHeader("Background jobs", "What runs in the background for this workspace, live."),
+        Tabs(filters, current, "Filter jobs by status"),
+        Card(JobsTable(jobs, viewer_of(auth)), flush=True) if jobs else empty,
     )
 
 
@@ -65,7 +67,12 @@ def job_status(req: Request, auth, job_id: str):
         return JobRow(job, viewer)
     if not viewer.sees_details(job):
         raise HTTPException(404)
-    return Page(req, "Job", H1(f"Job {job['job_type']}"), JobDetail(job))
+    return Page(
+        req,
+        "Job",
+        PageHeader(f"Job {job['job_type']}", "", back=("All jobs", "/jobs")),
+        JobDetail(job, viewer.zone),
+    )
 
 
 @rt.post("/jobs/{job_id}/cancel")

@@ -11,31 +11,24 @@ from __future__ import annotations
 import dataclasses
 from typing import cast
 
-from fasthtml.common import (
-    H1,
-    H2,
-    A,
-    APIRouter,
-    Article,
-    Button,
-    Div,
-    HtmxResponseHeaders,
-    Option,
-    P,
-    Select,
-    Small,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
-    Tr,
-)
+from fasthtml.common import APIRouter, Div, HtmxResponseHeaders, Option, Select, Small, Strong, Tr
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.ui.components import Toasts, When
+from app.ui.kit import (
+    Avatar,
+    Button,
+    Card,
+    Cell,
+    PageHeader,
+    StatusBadge,
+    Table,
+    Toasts,
+    When,
+    confirming,
+)
 from app.ui.layout import Page
+from app.ui.time import workspace_zone
 from app.web.audit import record
 from app.web.permissions import can, manageable_roles, require
 from tenants import members
@@ -50,60 +43,75 @@ def _refusal(error: members.MembershipError) -> HTTPException:
     return HTTPException(_STATUS[type(error)], str(error))
 
 
-def ActionButton(label: str, path: str, **kw):
+def ActionButton(label: str, path: str, question: str, action: str):
     return Button(
         label,
         hx_post=path,
         hx_target=PANEL,
         hx_swap="outerHTML",
-        cls="secondary outline small",
-        **kw,
+        variant="outline",
+        size="sm",
+        **confirming(question, action=action),
     )
 
 
 def RoleControl(member: dict, among: tuple[str, ...]):
     """The member's role; a select that saves on change where the viewer may change it."""
     if member["role"] not in among:
-        return member["role"]
+        return StatusBadge("role", member["role"])
     return Select(
-        *[Option(r, value=r, selected=r == member["role"]) for r in among],
+        *[Option(r.capitalize(), value=r, selected=r == member["role"]) for r in among],
         name="role",
         aria_label=f"Role of {member['email']}",
         hx_post=f"/members/{member['id']}/role",
         hx_trigger="change",
         hx_target=PANEL,
         hx_swap="outerHTML",
+        cls="role-select",
     )
 
 
-def MemberRow(member: dict, auth: Auth, among: tuple[str, ...]):
+def MemberRow(member: dict, auth: Auth, among: tuple[str, ...], zone):
     me = member["user_id"] == auth.user_id
     actions = []
     if me:
-        actions.append(ActionButton("Leave", "/members/leave", hx_confirm="Leave this workspace?"))
+        actions.append(
+            ActionButton("Leave", "/members/leave", "You lose access to this workspace.", "Leave")
+        )
     elif member["role"] in among:
         actions.append(
             ActionButton(
                 "Remove",
                 f"/members/{member['id']}/remove",
-                hx_confirm=f"Remove {member['email']} from this workspace?",
+                f"Remove {member['email']} from this workspace?",
+                "Remove",
             )
         )
     if auth.role == "owner" and member["role"] != "owner" and among:
         actions.append(
             ActionButton(
-                "Hand over ownership",
+                "Make owner",
                 f"/members/{member['id']}/transfer",
-                hx_confirm=f"Hand ownership to {member['email']}? You become an admin.",
+                f"Hand ownership to {member['email']}? You become an admin.",
+                "Hand over",
             )
         )
+    name = member["name"] or member["email"]
     return Tr(
-        Td(
-            member["name"] or member["email"], Div(Small(member["email"])) if member["name"] else ""
+        Cell(
+            Div(
+                Avatar(member["name"], member["email"]),
+                Div(
+                    Strong(name, " ", Small("(you)") if me else "", cls="truncate"),
+                    Small(member["email"], cls="truncate") if member["name"] else "",
+                ),
+                cls="person",
+            ),
+            cls="primary-cell",
         ),
-        Td(RoleControl(member, among)),
-        Td(When(member["last_active_at"])),
-        Td(*actions),
+        Cell(RoleControl(member, among), label="Role"),
+        Cell(When(member["last_active_at"], zone), label="Last active"),
+        Cell(*actions, cls="actions"),
         id=f"member-{member['id']}",
     )
 
@@ -113,26 +121,31 @@ def MembersPanel(req: Request, auth: Auth):
     role allows (for the dashboard or the settings page)."""
     among = manageable_roles(auth.role) if can(auth, "members", "manage") else ()
     people = members.listing(req.app.state.catalog, cast(str, auth.tenant_id))  # a tenant route
-    return Article(
-        H2("Members"),
+    zone = workspace_zone(auth.db)
+    return Card(
         Table(
-            Thead(Tr(Th("Person"), Th("Role"), Th("Last active (UTC)"), Th(""))),
-            Tbody(*[MemberRow(m, auth, among) for m in people]),
+            ("Person", "Role", "Last active", ""),
+            *[MemberRow(m, auth, among, zone) for m in people],
+            stack=True,
         ),
+        title="Members",
+        description=f"{len(people)} {'person' if len(people) == 1 else 'people'} in {auth.tenant_name}.",
+        flush=True,
         id="members-panel",
     )
 
 
 @rt.get("/members")
 def members_page(req: Request, auth):
+    invite = (
+        Button("Invite people", href="/settings/team", icon="plus")
+        if can(auth, "members", "manage")
+        else ""
+    )
     return Page(
         req,
         "Members",
-        H1("Members"),
-        P(f"The people of {auth.tenant_name}.", cls="muted"),
-        A("Invite people", href="/settings/team", role="button")
-        if can(auth, "members", "manage")
-        else "",
+        PageHeader("Members", f"The people of {auth.tenant_name} and what they may do.", invite),
         MembersPanel(req, auth),
     )
 

@@ -2,31 +2,45 @@
 so a note id from another tenant simply does not exist here.
 
 `/notes` is the page; with `HX-Request` it is just the list, for refreshing it in place.
+Deleting marks the note (its toast offers Undo); the next deletion a day or more later
+removes marked notes for good.
 """
 
 from __future__ import annotations
 
-from fasthtml.common import H1, APIRouter, Article, Button, Form, Input, Li, Small, Ul
+from datetime import timedelta
+
+from fasthtml.common import APIRouter, Form, Li, Span, Textarea, Ul
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.ui.components import Toasts
+from app.ui.kit import Button, Card, EmptyState, Field, PageHeader, Toasts, When
 from app.ui.layout import Page
-from tenants.stamp import new_id, now
+from app.ui.time import workspace_zone
+from tenants.stamp import from_now, new_id, now
 
 rt = APIRouter()
 NOTE_MAX = 2000
+KEEP_DELETED = timedelta(days=1)
+_LIST = """SELECT id, body, created_at FROM notes WHERE deleted_at IS NULL
+           ORDER BY created_at DESC, id LIMIT 20"""
 
 
-def NoteItem(note: dict):
+def NoteItem(note: dict, zone):
     return Li(
-        note["body"],
+        Span(
+            Span(note["body"]),
+            Span(When(note["created_at"], zone), cls="note-meta"),
+            cls="note-body",
+        ),
         Button(
             "Delete",
             hx_delete=f"/notes/{note['id']}",
             hx_target="closest li",
             hx_swap="outerHTML",
-            cls="secondary outline small",
+            variant="ghost",
+            size="sm",
+            icon="trash",
         ),
         id=f"note-{note['id']}",
     )
@@ -34,16 +48,19 @@ def NoteItem(note: dict):
 
 def NoteForm(error: str = "", body: str = ""):
     return Form(
-        Input(
-            name="body",
-            value=body,
-            placeholder="Write a note",
-            required=True,
-            maxlength=NOTE_MAX,
-            aria_invalid="true" if error else None,
+        Field(
+            "New note",
+            Textarea(
+                body,
+                name="body",
+                placeholder="Write a note",
+                required=True,
+                maxlength=NOTE_MAX,
+                rows=2,
+            ),
+            error or None,
         ),
-        Small(error, cls="error") if error else "",
-        Button("Add note", type="submit"),
+        Button("Add note", type="submit", icon="plus"),
         hx_post="/notes",
         hx_target="#notes",
         hx_swap="afterbegin",
@@ -52,16 +69,33 @@ def NoteForm(error: str = "", body: str = ""):
     )
 
 
-def NoteList(auth):
-    notes = auth.db.q("SELECT id, body FROM notes ORDER BY created_at DESC, id LIMIT 20")
-    return Ul(*[NoteItem(n) for n in notes], id="notes")
+def NoteList(auth, zone=None):
+    """The newest notes; the empty state is the list's last item, shown (by CSS) only while
+    no note comes before it, so adding and deleting need no extra request."""
+    zone = zone or workspace_zone(auth.db)
+    return Ul(
+        *[NoteItem(n, zone) for n in auth.db.q(_LIST)],
+        Li(
+            EmptyState(
+                "No notes yet", "Notes live in this workspace's own database.", icon="notes"
+            ),
+            cls="note-empty",
+        ),
+        id="notes",
+        cls="note-list",
+    )
 
 
 @rt.get("/notes")
 def notes(req: Request, auth):
     if "hx-request" in req.headers:
         return NoteList(auth)
-    return Page(req, "Notes", H1("Notes"), Article(NoteForm(), NoteList(auth)))
+    return Page(
+        req,
+        "Notes",
+        PageHeader("Notes", "The example resource: each workspace's notes are its own."),
+        Card(NoteForm(), NoteList(auth)),
+    )
 
 
 @rt.post("/notes")
@@ -72,12 +106,41 @@ def add_note(req: Request, auth, body: str = ""):
         return NoteForm(error, body)(hx_swap_oob="true")  # keeps what was typed
     note = {"id": new_id(), "body": text, "author_id": auth.user_id, "created_at": now()}
     auth.db.t.notes.insert(note)
-    return NoteItem(note), NoteForm()(hx_swap_oob="true"), Toasts("Note added.")
+    zone = workspace_zone(auth.db)
+    return NoteItem(note, zone), NoteForm()(hx_swap_oob="true"), Toasts("Note added.")
 
 
 @rt.delete("/notes/{note_id}")
 def delete_note(auth, note_id: str):
-    deleted = auth.db.q("DELETE FROM notes WHERE id = :id RETURNING id", id=note_id)
+    deleted = auth.db.q(
+        "UPDATE notes SET deleted_at = :t WHERE id = :id AND deleted_at IS NULL RETURNING id",
+        id=note_id,
+        t=now(),
+    )
     if not deleted:
         raise HTTPException(404)
-    return "", Toasts("Note deleted.")
+    auth.db.q(
+        "DELETE FROM notes WHERE deleted_at < :before",
+        before=from_now(seconds=-KEEP_DELETED.total_seconds()),
+    )
+    undo = Button(
+        "Undo",
+        hx_post=f"/notes/{note_id}/restore",
+        hx_target="#notes",
+        hx_swap="outerHTML",
+        variant="outline",
+        size="sm",
+        icon="undo",
+    )
+    return "", Toasts("Note deleted.", action=undo)
+
+
+@rt.post("/notes/{note_id}/restore")
+def restore_note(auth, note_id: str):
+    restored = auth.db.q(
+        "UPDATE notes SET deleted_at = NULL WHERE id = :id AND deleted_at IS NOT NULL RETURNING id",
+        id=note_id,
+    )
+    if not restored:
+        raise HTTPException(404, "That note is no longer in the bin.")
+    return NoteList(auth), Toasts("Note restored.")

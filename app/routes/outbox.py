@@ -12,21 +12,19 @@ from __future__ import annotations
 import re
 
 from fasthtml.common import (
-    H1,
     A,
     APIRouter,
+    Dd,
     Details,
+    Dl,
+    Dt,
     Iframe,
     Nav,
     P,
     Pre,
     Small,
+    Span,
     Summary,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
     Tr,
 )
 from starlette.exceptions import HTTPException
@@ -34,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.lib.email import Outbox, OutboxMessage, outbox_for
+from app.ui.kit import Button, Card, Cell, EmptyState, PageHeader, Table
 from app.ui.layout import Page
 from tenants.catalog import Auth
 
@@ -70,19 +69,33 @@ def _page_number(raw: str, pages: int) -> int:
 
 
 def MessageRow(message: OutboxMessage):
+    subject = message.subject or "(no subject)"
     return Tr(
-        Td(Small(message.date)),
-        Td(message.to),
-        Td(A(message.subject or "(no subject)", href=f"/dev/outbox/{message.id}")),
+        Cell(Small(message.date), label="Date", cls="nowrap"),
+        Cell(Span(message.to, cls="truncate"), label="To"),
+        Cell(
+            A(subject, href=f"/dev/outbox/{message.id}", cls="truncate", title=subject),
+            label="Subject",
+        ),
     )
 
 
 def Pager(page: int, pages: int):
     if pages <= 1:
         return ""
-    newer = A("← Newer", href=f"/dev/outbox?page={page - 1}") if page > 1 else ""
-    older = A("Older →", href=f"/dev/outbox?page={page + 1}") if page < pages else ""
-    return Nav(newer, Small(f"Page {page} of {pages}"), older, aria_label="Pages")
+    newer = (
+        Button("← Newer", href=f"/dev/outbox?page={page - 1}", variant="outline", size="sm")
+        if page > 1
+        else Span()
+    )
+    older = (
+        Button("Older →", href=f"/dev/outbox?page={page + 1}", variant="outline", size="sm")
+        if page < pages
+        else Span()
+    )
+    return Nav(
+        newer, Small(f"Page {page} of {pages}", cls="muted"), older, aria_label="Pages", cls="pager"
+    )
 
 
 def HeaderTable(message: OutboxMessage):
@@ -92,7 +105,7 @@ def HeaderTable(message: OutboxMessage):
         ("Date", message.date),
         ("Message-ID", message.message_id),
     ]
-    return Table(Tbody(*[Tr(Th(name, scope="row"), Td(value)) for name, value in rows]))
+    return Dl(*[part for name, value in rows for part in (Dt(name), Dd(value))], cls="kv")
 
 
 @rt.get("/dev/outbox")
@@ -102,22 +115,31 @@ def outbox_index(req: Request, auth, page: str = "1"):
     pages = max(1, -(-len(mine) // PAGE_SIZE))
     number = _page_number(page, pages)
     shown = mine[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-    intro = P(
+    header = PageHeader(
+        "Outbox",
         "Email the app sent in development without an SMTP server, newest first: what was "
         "sent to you or from your current workspace. Each message is also a file in "
         f"{outbox.directory} that any mail client can open.",
-        cls="muted",
     )
     if not mine:
-        return Page(req, "Outbox", H1("Outbox"), intro, P("No messages yet."))
+        return Page(
+            req,
+            "Outbox",
+            header,
+            EmptyState(
+                "No messages yet",
+                "Invite a teammate and the invitation lands here.",
+                action=Button("Invite someone", href="/settings/team", variant="outline"),
+                icon="mail",
+            ),
+        )
     return Page(
         req,
         "Outbox",
-        H1("Outbox"),
-        intro,
-        Table(
-            Thead(Tr(Th("Date"), Th("To"), Th("Subject"))),
-            Tbody(*[MessageRow(m) for m in shown]),
+        header,
+        Card(
+            Table(("Date", "To", "Subject"), *[MessageRow(m) for m in shown], stack=True),
+            flush=True,
         ),
         Pager(number, pages),
     )
@@ -129,9 +151,8 @@ def outbox_message(req: Request, auth, message_id: str):
     return Page(
         req,
         message.subject or "Message",
-        P(A("← Outbox", href="/dev/outbox")),
-        H1(message.subject or "(no subject)"),
-        HeaderTable(message),
+        PageHeader(message.subject or "(no subject)", "", back=("Outbox", "/dev/outbox")),
+        Card(HeaderTable(message)),
         Iframe(
             src=f"/dev/outbox/{message.id}/html",
             sandbox="",
@@ -141,7 +162,7 @@ def outbox_message(req: Request, auth, message_id: str):
         )
         if message.html
         else P("This message has no HTML part.", cls="muted"),
-        Details(Summary("Plain-text part"), Pre(message.text)),
+        Details(Summary("Plain-text part"), Pre(message.text), cls="disclosure"),
     )
 
 

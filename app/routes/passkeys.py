@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fasthtml.common import H1, A, APIRouter, Article, Button, Div, FtResponse, P, Small
+from fasthtml.common import A, APIRouter, Div, Form, FtResponse, P, Small
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.ui.account import PasskeysPanel, may_change_passkeys
-from app.ui.components import PostButton, Toasts
+from app.ui.components import CsrfField, Toasts
+from app.ui.kit import Button, Card, PageHeader
 from app.ui.layout import APP_NAME, Page
 from app.ui.signin import CheckEmailPage, passkey_script
 from app.web import passkeys
@@ -211,13 +212,13 @@ def SecondStepPage(req: Request, auth: Auth):
     use = Div(
         Button(
             "Use my passkey",
-            type="button",
+            icon="shield",
             id="passkey-step",
             data_csrf=csrf_token(req),
             data_options="/login/second-step/options",
             data_verify="/login/second-step",
         ),
-        Small("", cls="error", id="passkey-error", role="alert"),
+        P("", cls="field-error", id="passkey-error", role="alert"),
     )
     lost = Div(
         P(
@@ -225,7 +226,12 @@ def SecondStepPage(req: Request, auth: Auth):
                 "Lost your passkey? We can email you a link that lets you in once, to add a new one."
             )
         ),
-        PostButton(req, "Email me a recovery link", "/login/second-step/recover", cls="outline"),
+        Form(
+            CsrfField(req),
+            Button("Email me a recovery link", type="submit", variant="outline"),
+            method="post",
+            action="/login/second-step/recover",
+        ),
     )
     none_yet = P(
         "You have no passkey yet: add one under ", A("Account", href="/account#passkeys"), "."
@@ -233,8 +239,8 @@ def SecondStepPage(req: Request, auth: Auth):
     return Page(
         req,
         "One more step",
-        H1("One more step"),
-        Article(P(why), use if have else none_yet, lost if have else ""),
+        PageHeader("One more step", why),
+        Card(use if have else none_yet, lost if have else ""),
         head=passkey_script(),
     )
 

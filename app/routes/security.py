@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from fasthtml.common import H1, H2, APIRouter, Article, Button, Form, Input, Label, P, Small
+from fasthtml.common import APIRouter, Form, Input, Label, Small
 from starlette.requests import Request
 
-from app.ui.components import SettingsTabs, Toasts
+from app.ui.components import SettingsHeader, SettingsTabs, Toasts
+from app.ui.kit import Button, Card
 from app.ui.layout import Page
 from app.web.audit import record
 from app.web.operators import refuse_if_impersonating
@@ -32,11 +33,12 @@ def SecurityForm(auth: Auth, editable: bool, error: str = ""):
             ),
             "Require a passkey as a second step for everyone in this workspace",
         ),
-        Small(error, cls="error", role="alert") if error else "",
+        Small(error, cls="field-error", role="alert") if error else "",
         Button("Save", type="submit") if editable else Small("Only an owner can change this."),
         hx_post="/settings/security",
         hx_swap="outerHTML",
         id="security-form",
+        cls="stack",
     )
 
 
@@ -45,17 +47,14 @@ def security_page(req: Request, auth):
     return Page(
         req,
         "Security",
-        H1("Settings"),
+        SettingsHeader(),
         SettingsTabs("/settings/security"),
-        Article(
-            H2("Sign-in"),
-            P(
-                "With this on, members sign in as usual and then confirm with one of their"
-                " passkeys. Someone who lost theirs can get in once through an email link,"
-                " which shows in the audit trail.",
-                cls="muted",
-            ),
+        Card(
             SecurityForm(auth, can(auth, "security", "manage")),
+            title="Sign-in",
+            description="With this on, members sign in as usual and then confirm with one of"
+            " their passkeys. Someone who lost theirs can get in once through an email link,"
+            " which shows in the audit trail.",
         ),
     )
 

@@ -11,22 +11,23 @@ import zoneinfo
 from functools import cache
 
 from fasthtml.common import (
-    H1,
     APIRouter,
-    Article,
-    Button,
+    Div,
     Fieldset,
     Form,
     Input,
-    Label,
     Option,
+    P,
     Select,
     Small,
+    Strong,
     Title,
 )
 from starlette.requests import Request
 
-from app.ui.components import SettingsTabs, Toasts
+from app.billing.plans import plan
+from app.ui.components import SettingsHeader, SettingsTabs
+from app.ui.kit import Button, Callout, Card, Field, StatusBadge, Toasts
 from app.ui.layout import APP_NAME, Page, TenantSwitcher, shell_of
 from app.web.permissions import can, require
 from app.web.signin import client_ip
@@ -64,43 +65,48 @@ def timezones() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
-def Field(label: str, control, error: str | None):
-    if error:
-        control = control(aria_invalid="true")
-    return Label(label, control, Small(error, cls="error") if error else "")
-
-
 def SettingsForm(values: dict, errors: dict | None = None, editable: bool = True):
     errors = errors or {}
     return Form(
         Fieldset(
             Field(
                 "Workspace name",
-                Input(name="name", value=values["name"], maxlength=NAME_MAX),
+                Input(name="name", value=values["name"], maxlength=NAME_MAX, required=True),
                 errors.get("name"),
+                hint="Shown in the sidebar, in emails and to everyone you invite.",
             ),
-            Field(
-                "Timezone",
-                Select(
-                    *[Option(tz, selected=tz == values["timezone"]) for tz in timezones()],
-                    name="timezone",
+            Div(
+                Field(
+                    "Timezone",
+                    Select(
+                        *[Option(tz, selected=tz == values["timezone"]) for tz in timezones()],
+                        name="timezone",
+                    ),
+                    errors.get("timezone"),
+                    hint="Every time in this workspace is shown in it.",
                 ),
-                errors.get("timezone"),
-            ),
-            Field(
-                "Currency",
-                Select(
-                    *[Option(c, selected=c == values["currency"]) for c in CURRENCIES],
-                    name="currency",
+                Field(
+                    "Currency",
+                    Select(
+                        *[Option(c, selected=c == values["currency"]) for c in CURRENCIES],
+                        name="currency",
+                    ),
+                    errors.get("currency"),
                 ),
-                errors.get("currency"),
+                cls="form-grid",
             ),
-            Button("Save", type="submit") if editable else Small("Your role cannot change these."),
             disabled=not editable,
+        ),
+        Div(
+            Button("Save changes", type="submit")
+            if editable
+            else Small("Your role cannot change these.", cls="muted"),
+            cls="form-actions",
         ),
         hx_post="/settings",
         hx_swap="outerHTML",
         id="settings-form",
+        cls="stack",
     )
 
 
@@ -131,9 +137,45 @@ def settings_page(req: Request, auth):
     return Page(
         req,
         _title(auth.tenant_name),
-        H1("Settings"),
+        SettingsHeader(),
         SettingsTabs("/settings"),
-        Article(SettingsForm(_current(auth), editable=can(auth, "settings", "edit"))),
+        Card(
+            SettingsForm(_current(auth), editable=can(auth, "settings", "edit")),
+            title="General",
+            description="The workspace's name, and how it shows times and money.",
+        ),
+    )
+
+
+@rt.get("/settings/billing")
+def billing_page(req: Request, auth):
+    """A placeholder until billing exists: the workspace's plan, from the plan definitions."""
+    current = plan(auth.plan_tier)
+    return Page(
+        req,
+        "Billing",
+        SettingsHeader(),
+        SettingsTabs("/settings/billing"),
+        Card(
+            Div(
+                Div(Strong(current.name), " ", StatusBadge("subscription", "active")),
+                P(current.tagline, cls="muted"),
+                Div(
+                    current.price,
+                    Small(" /month") if current.monthly_cents else "",
+                    cls="plan-price",
+                ),
+                cls="stack",
+            ),
+            title="Plan",
+            description="What this workspace is on.",
+            footer=Button("Compare plans", href="/#pricing", variant="outline", size="sm"),
+        ),
+        Callout(
+            "Payments are not set up yet. Plans, invoices and payment methods will appear here.",
+            tone="info",
+            icon="billing",
+        ),
     )
 
 

@@ -8,30 +8,21 @@ can press "Sync now" straight away.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, cast
 
 from fasthtml.common import (
-    H1,
-    H2,
     H3,
     APIRouter,
-    Article,
-    Button,
     Div,
     Figure,
     Form,
-    Label,
     Nav,
     Option,
-    P,
     Progress,
     Select,
     Small,
-    Table,
-    Tbody,
     Td,
-    Th,
-    Thead,
     Tr,
 )
 from fasthtml.svg import Rect, Svg, Text
@@ -48,8 +39,9 @@ from app.syncs.sources import (
     list_sources,
 )
 from app.syncs.spec import SyncSpec
-from app.ui.components import Toasts
+from app.ui.kit import Button, Card, EmptyState, Field, PageHeader, StatusBadge, Table, Toasts, When
 from app.ui.layout import Page
+from app.ui.time import workspace_zone
 from app.web.mount import writes
 from app.web.permissions import can, require
 from tenants.stamp import now
@@ -57,17 +49,6 @@ from tenants.stamp import now
 rt = APIRouter()
 ROWS_PER_PAGE = 20
 CHART_BARS = 20  # the most common values of the chart column
-STATUS_LABELS = {
-    "idle": "Never synced",
-    "running": "Interrupted",  # shown only once the run stopped reporting (see in_progress)
-    "succeeded": "Synced",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
-}
-
-
-def _when(stamp: str | None) -> str:
-    return f"{stamp[:16].replace('T', ' ')} UTC" if stamp else "never"
 
 
 def _source_or_404(auth, source_id: str) -> tuple[dict, SyncSpec]:
@@ -80,14 +61,18 @@ def _source_or_404(auth, source_id: str) -> tuple[dict, SyncSpec]:
 # --- components --------------------------------------------------------------------------
 
 
-def SyncStatus(source: dict, runnable: bool = True):
+def SyncStatus(source: dict, runnable: bool = True, zone=UTC):
     """Status, progress and the actions `runnable` allows. While a sync runs it polls itself
     every second."""
     sid, running = source["id"], in_progress(source)
     fetched, total = source["run_fetched"], source["run_total"]
     progress = ""
     if running:
-        progress = Progress(value=min(fetched, total), max=total) if total else Progress()
+        progress = (
+            Progress(value=min(fetched, total), max=total, aria_label="Sync progress")
+            if total
+            else Progress(aria_label="Sync progress")
+        )
     counts = (
         f"{source['run_pages']} pages · {fetched:,} rows fetched · "
         f"{source['run_written']:,} new or changed"
@@ -95,45 +80,53 @@ def SyncStatus(source: dict, runnable: bool = True):
     if not runnable:
         actions = ""
     elif running:
-        actions = Button("Cancel", hx_post=f"/sync/{sid}/cancel", cls="secondary outline")
+        actions = Button("Cancel", hx_post=f"/sync/{sid}/cancel", variant="outline", size="sm")
     else:
         actions = Form(
-            Button("Sync now", name="mode", value="incremental"),
-            Button("Full resync", name="mode", value="full", cls="secondary outline"),
+            Button("Sync now", name="mode", value="incremental", type="submit", icon="sync"),
+            Button("Full resync", name="mode", value="full", type="submit", variant="outline"),
             hx_post=f"/sync/{sid}/run",
             hx_target=f"#sync-status-{sid}",
             hx_swap="outerHTML",
-            cls="inline-form",
+            cls="btn-group",
         )
     polling = {"hx_get": f"/sync/{sid}/status", "hx_trigger": "every 1s", "hx_swap": "outerHTML"}
+    last = source["last_success_at"]
     return Div(
-        P("Syncing…" if running else STATUS_LABELS[source["status"]], " · ", Small(counts)),
+        Div(
+            Div(
+                StatusBadge("sync", "syncing" if running else source["status"]),
+                Small(counts, cls="muted"),
+                cls="row",
+            ),
+            actions,
+            cls="row-between",
+        ),
         progress,
-        Small(f"Last success: {_when(source['last_success_at'])}"),
+        Small("Last success: ", When(last, zone) if last else "never", cls="muted"),
         Small(source["last_error"], cls="error") if source["status"] == "failed" else "",
-        actions,
         id=f"sync-status-{sid}",
+        cls="stack sync-status",
         **(polling if running else {}),
     )
 
 
-def ScheduleForm(source: dict, editable: bool = True, error: str = ""):
+def ScheduleForm(source: dict, editable: bool = True, error: str = "", zone=UTC):
     sid = source["id"]
     select = Select(
         *[Option(s.capitalize(), value=s, selected=s == source["schedule"]) for s in SCHEDULES],
         name="schedule",
         disabled=not editable,
-        aria_invalid="true" if error else None,
     )
+    upcoming = source["next_run_at"]
     return Form(
-        Label("Schedule", select),
-        Small(error, cls="error") if error else "",
-        Button("Save", type="submit", cls="secondary") if editable else "",
-        Small(f"Next run: {_when(source['next_run_at'])}") if source["next_run_at"] else "",
+        Field("Schedule", select, error or None, id=f"schedule-{sid}", cls="field-narrow"),
+        Button("Save", type="submit", variant="outline") if editable else "",
+        Small("Next run: ", When(upcoming, zone), cls="muted") if upcoming else "",
         hx_post=f"/sync/{sid}/schedule",
         hx_swap="outerHTML",
         id=f"sync-schedule-{sid}",
-        cls="inline-form",
+        cls="inline-form schedule-form",
     )
 
 
@@ -189,7 +182,11 @@ def SyncedRows(db, spec: SyncSpec, source_id: str, page: int = 1):
 
     def cell(column: str, value: Any):
         shown = "—" if value is None else spec.formats.get(column, str)(value)
-        return Td(shown)
+        return Td(
+            shown,
+            cls="truncate" if len(shown) > 24 else None,
+            title=shown if len(shown) > 24 else None,
+        )
 
     def turn(label: str, to: int):
         return Button(
@@ -197,7 +194,8 @@ def SyncedRows(db, spec: SyncSpec, source_id: str, page: int = 1):
             hx_get=f"/sync/{source_id}/rows?page={to}",
             hx_target=target,
             hx_swap="outerHTML",
-            cls="secondary outline small",
+            variant="outline",
+            size="sm",
         )
 
     chart = []
@@ -212,11 +210,13 @@ def SyncedRows(db, spec: SyncSpec, source_id: str, page: int = 1):
         H3(f"Synced rows ({total:,})"),
         CountChart(chart, spec.chart_column or ""),
         Table(
-            Thead(Tr(*[Th(heading) for _, heading in spec.display])),
-            Tbody(*[Tr(*[cell(c, r[c]) for c, _ in spec.display]) for r in rows]),
+            [heading for _, heading in spec.display],
+            *[Tr(*[cell(c, r[c]) for c, _ in spec.display]) for r in rows],
         )
         if rows
-        else P("No rows yet: press Sync now.", cls="muted"),
+        else EmptyState(
+            "No rows yet", "Press Sync now to bring the first ones in.", icon="database"
+        ),
         Nav(
             turn("Previous", page - 1) if page > 1 else "",
             Small(f"Page {page} of {pages}"),
@@ -227,13 +227,13 @@ def SyncedRows(db, spec: SyncSpec, source_id: str, page: int = 1):
     )
 
 
-def SourceCard(req: Request, auth, source: dict):
+def SourceCard(req: Request, auth, source: dict, zone):
     spec = SPECS[source["kind"]]
-    return Article(
-        H2(source["name"]),
-        SyncStatus(source, can(auth, "sync", "run")),
-        ScheduleForm(source, editable=can(auth, "sync", "manage")),
+    return Card(
+        SyncStatus(source, can(auth, "sync", "run"), zone),
+        ScheduleForm(source, editable=can(auth, "sync", "manage"), zone=zone),
         SyncedRows(auth.db, spec, source["id"]),
+        title=source["name"],
         id=f"sync-source-{source['id']}",
     )
 
@@ -245,8 +245,16 @@ def SyncPanel(req: Request, auth):
         listed = list_sources(auth.db)
     sources = [s for s in listed if s["kind"] in SPECS]
     if not sources:
-        return Article(H2("Data sync"), P("No data sources yet.", cls="muted"), id="sync-panel")
-    return Div(*[SourceCard(req, auth, s) for s in sources], id="sync-panel")
+        return Div(
+            EmptyState(
+                "No data sources yet",
+                "Register a sync in app/syncs (see the README) and it shows up here.",
+                icon="sync",
+            ),
+            id="sync-panel",
+        )
+    zone = workspace_zone(auth.db)
+    return Div(*[SourceCard(req, auth, s, zone) for s in sources], id="sync-panel")
 
 
 # --- routes ------------------------------------------------------------------------------
@@ -255,13 +263,18 @@ def SyncPanel(req: Request, auth):
 @rt.get("/sync")
 @writes  # the default sources are made on first view
 def sync_page(req: Request, auth):
-    return Page(req, "Data sync", H1("Data sync"), SyncPanel(req, auth))
+    return Page(
+        req,
+        "Data sync",
+        PageHeader("Data sync", "Bring data in from other systems, on demand or on a schedule."),
+        SyncPanel(req, auth),
+    )
 
 
 @rt.get("/sync/{source_id}/status")
 def sync_status(auth, source_id: str):
     source, spec = _source_or_404(auth, source_id)
-    status = SyncStatus(source, can(auth, "sync", "run"))
+    status = SyncStatus(source, can(auth, "sync", "run"), workspace_zone(auth.db))
     if in_progress(source):
         return status
     # Finished: stop polling and refresh the rows the run brought in.
@@ -275,7 +288,9 @@ def sync_run(req: Request, auth, source_id: str, mode: str = ""):
     if mode not in MODES:
         raise HTTPException(400, "Choose a sync now or a full resync.")
     if in_progress(source):
-        return SyncStatus(source), Toasts("A sync of this source is already running.")
+        return SyncStatus(source, zone=workspace_zone(auth.db)), Toasts(
+            "A sync of this source is already running."
+        )
     task = start_sync(req, auth.tenant_id, source_id, mode, submitted_by=auth.user_id)
     starting = {
         **source,
@@ -286,16 +301,17 @@ def sync_run(req: Request, auth, source_id: str, mode: str = ""):
         "run_written": 0,
         "run_total": None,
     }
-    return SyncStatus(starting), task
+    return SyncStatus(starting, zone=workspace_zone(auth.db)), Toasts("Sync started."), task
 
 
 @rt.post("/sync/{source_id}/cancel")
 def sync_cancel(req: Request, auth, source_id: str):
     require(auth, "sync", "run")
     source, _ = _source_or_404(auth, source_id)
+    zone = workspace_zone(auth.db)
     if not in_progress(source) or not cancel_sync(req, auth.tenant_id, source["job_id"]):
-        return SyncStatus(source), Toasts("That sync has already finished.")
-    return SyncStatus(source), Toasts("Stopping after the current page.")
+        return SyncStatus(source, zone=zone), Toasts("That sync has already finished.")
+    return SyncStatus(source, zone=zone), Toasts("Stopping after the current page.")
 
 
 @rt.get("/sync/{source_id}/rows")
@@ -313,4 +329,5 @@ def sync_schedule(req: Request, auth, source_id: str, schedule: str = ""):
         return ScheduleForm(source, error=f"Choose one of: {', '.join(SCHEDULES)}.")
     change_schedule(req, auth.db, source_id, schedule)
     saved = cast(dict, get_source(auth.db, source_id))  # found above
-    return ScheduleForm(saved), Toasts(f"Schedule: {schedule}.")
+    zone = workspace_zone(auth.db)
+    return ScheduleForm(saved, zone=zone), Toasts(f"Schedule: {schedule}.")

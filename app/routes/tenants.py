@@ -7,27 +7,12 @@ and the Beforeware checks the membership again on every request anyway.
 
 from __future__ import annotations
 
-from fasthtml.common import (
-    H1,
-    H2,
-    APIRouter,
-    Article,
-    Button,
-    Form,
-    Input,
-    Redirect,
-    Small,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
-    Tr,
-)
+from fasthtml.common import APIRouter, Div, Form, Input, Redirect, Small, Span, Strong, Tr
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.ui.components import CsrfField, PostButton
+from app.ui.kit import Badge, Button, Card, Cell, EmptyState, Field, PageHeader, StatusBadge, Table
 from app.ui.layout import Page
 from app.web.signin import client_ip
 from tenants.catalog import Auth
@@ -42,17 +27,19 @@ CREATE_MAX = 10  # live workspaces one person may create
 def CreateForm(req: Request, name: str = "", error: str = ""):
     return Form(
         CsrfField(req),
-        Input(
-            name="name",
-            value=name,
-            placeholder="Workspace name",
-            required=True,
-            maxlength=NAME_MAX,
-            aria_label="Workspace name",
-            aria_invalid="true" if error else None,
+        Field(
+            "Workspace name",
+            Input(
+                name="name",
+                value=name,
+                placeholder="Acme Inc.",
+                required=True,
+                maxlength=NAME_MAX,
+            ),
+            error or None,
+            id="new-workspace-name",
         ),
-        Button("Create workspace", type="submit"),
-        Small(error, cls="error") if error else "",
+        Button("Create workspace", type="submit", icon="plus"),
         method="post",
         action="/tenants",
         cls="inline-form",
@@ -63,13 +50,29 @@ def TenantsPage(req: Request, auth: Auth, form=None):
     mine = req.app.state.catalog.memberships(auth.user_id)
     rows = [
         Tr(
-            Td(m["name"], Small(" (current)") if m["id"] == auth.tenant_id else ""),
-            Td(m["role"]),
-            Td(Small(m["status"]) if m["status"] != "active" else ""),
-            Td(
-                PostButton(req, "Switch", f"/tenants/{m['id']}/switch", cls="outline")
+            Cell(
+                Div(
+                    Span(m["name"][:1], cls="workspace-mark", aria_hidden="true"),
+                    Div(
+                        Strong(m["name"], cls="truncate"),
+                        Small("Current workspace") if m["id"] == auth.tenant_id else "",
+                    ),
+                    cls="person",
+                ),
+                cls="primary-cell",
+            ),
+            Cell(StatusBadge("role", m["role"]), label="Your role"),
+            Cell(
+                Badge(m["status"].capitalize(), "warning") if m["status"] != "active" else "",
+                label="Status",
+            ),
+            Cell(
+                PostButton(
+                    req, "Switch", f"/tenants/{m['id']}/switch", variant="outline", size="sm"
+                )
                 if m["id"] != auth.tenant_id
-                else ""
+                else Badge("Current", "success"),
+                cls="actions",
             ),
         )
         for m in mine
@@ -77,11 +80,16 @@ def TenantsPage(req: Request, auth: Auth, form=None):
     return Page(
         req,
         "Workspaces",
-        H1("Your workspaces"),
-        Table(Thead(Tr(Th("Workspace"), Th("Your role"), Th(""), Th(""))), Tbody(*rows))
+        PageHeader("Your workspaces", "Each workspace has its own data, members and settings."),
+        Card(Table(("Workspace", "Your role", "Status", ""), *rows, stack=True), flush=True)
         if rows
-        else "",
-        Article(H2("Create another workspace"), form or CreateForm(req)),
+        else EmptyState("No workspaces yet", "Create your first one below.", icon="workspace"),
+        Card(
+            form or CreateForm(req),
+            title="Create another workspace",
+            description="You become its owner; invite people from its settings.",
+            id="create",
+        ),
     )
 
 

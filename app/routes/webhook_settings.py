@@ -12,37 +12,45 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fasthtml.common import (
-    H1,
-    H2,
     H3,
     APIRouter,
     Article,
-    Button,
     Code,
     Div,
     Form,
     Li,
     Option,
-    P,
     Pre,
     Script,
     Section,
     Select,
     Small,
+    Span,
     Strong,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
     Tr,
     Ul,
 )
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.ui.components import SettingsTabs, Toasts
+from app.ui.components import SettingsHeader, SettingsTabs
+from app.ui.icons import Icon
+from app.ui.kit import (
+    Badge,
+    Button,
+    Callout,
+    Card,
+    Cell,
+    EmptyState,
+    Field,
+    StatusBadge,
+    Table,
+    Toasts,
+    When,
+    confirming,
+)
 from app.ui.layout import Page
+from app.ui.time import workspace_zone
 from app.web.audit import record
 from app.web.permissions import can, require
 from app.webhooks.inbound import SOURCES, accept, test_delivery
@@ -55,10 +63,6 @@ DELIVERIES_SHOWN = 20
 PANEL = "#webhooks-panel"
 
 
-def _when(stamp: str | None) -> str:
-    return stamp[:19].replace("T", " ") if stamp else ""
-
-
 def _url(req: Request, source: str, token: str) -> str:
     return f"{req.app.state.settings.base_url}/webhooks/{source}/{token}"
 
@@ -67,7 +71,11 @@ def Copyable(label: str, value: str, name: str):
     """A value to copy, with a button that copies it (static/copy.js: no inline script)."""
     code_id = f"shown-once-{name}"
     return Div(
-        P(label, Button("Copy", type="button", data_copy=code_id, cls="secondary small")),
+        Div(
+            Strong(label),
+            Button("Copy", data_copy=code_id, variant="outline", size="sm"),
+            cls="row-between",
+        ),
         Pre(Code(value, id=code_id)),
     )
 
@@ -77,64 +85,93 @@ def ShownOnce(url: str, secret: str, source: str):
     panel and arrives out of band, so the panel's own updates (a test event, a rotation, a
     revocation) leave it alone; it stays until dismissed or replaced by a newer secret."""
     example = f"uv run scripts/send_webhook.py '{url}' '{secret}' 'Hello from my terminal'"
-    return Article(
-        Strong("Copy these now: they will not be shown again."),
+    return Article(  # an <article>: a self-contained piece, kept until dismissed
+        Callout(
+            Strong("Copy these now: they will not be shown again."), tone="warning", icon="danger"
+        ),
         *([Copyable("Endpoint URL", url, "url")] if url else []),
         Copyable("Signing secret", secret, "secret"),
-        *([Copyable("Try it:", example, "example")] if url and source == "demo" else []),
-        Button("I have stored them: dismiss", type="button", data_dismiss="shown-once"),
+        *([Copyable("Try it", example, "example")] if url and source == "demo" else []),
+        Button("I have stored them: dismiss", data_dismiss="shown-once", variant="secondary"),
         id="shown-once",
+        cls="card",
         hx_swap_oob="true",
     )
 
 
 def ActionButton(label: str, path: str, **kw):
-    return Button(label, hx_post=path, hx_target=PANEL, hx_swap="outerHTML", **kw)
+    return Button(
+        label,
+        hx_post=path,
+        hx_target=PANEL,
+        hx_swap="outerHTML",
+        variant="outline",
+        size="sm",
+        **kw,
+    )
 
 
-def SecretItem(secret: dict, can_manage: bool):
-    state = f"expires {_when(secret['expires_at'])}" if secret["expires_at"] else "current"
+def SecretItem(secret: dict, can_manage: bool, zone):
+    expiring = secret["expires_at"]
     revoke = ActionButton(
         "Revoke",
         f"/settings/webhooks/secrets/{secret['id']}/revoke",
-        hx_confirm="Deliveries signed with this secret will be refused. Revoke it?",
-        cls="secondary outline small",
+        **confirming(
+            "Deliveries signed with this secret will be refused at once.",
+            title="Revoke this secret?",
+            action="Revoke",
+        ),
     )
     return Li(
-        Small(f"Secret created {_when(secret['created_at'])} · {state}"),
+        Span(
+            Badge("Expiring", "warning") if expiring else Badge("Current", "success"),
+            Small(" Created ", When(secret["created_at"], zone)),
+            Small(" · expires ", When(expiring, zone)) if expiring else "",
+        ),
         revoke if can_manage else "",
+        cls="row-between",
     )
 
 
-def SecretList(secrets: list[dict], can_manage: bool):
+def SecretList(secrets: list[dict], can_manage: bool, zone):
     if not secrets:
-        return P("No live secret: deliveries are refused until you rotate.", cls="error")
-    return Ul(*[SecretItem(s, can_manage) for s in secrets])
+        return Callout(
+            "No live secret: deliveries are refused until you rotate.", tone="danger", icon="danger"
+        )
+    return Ul(*[SecretItem(s, can_manage, zone) for s in secrets], cls="secret-list")
 
 
-def EndpointCard(req: Request, endpoint: dict, secrets: list[dict], can_manage: bool):
+def EndpointCard(req: Request, endpoint: dict, secrets: list[dict], can_manage: bool, zone):
     base = f"/settings/webhooks/{endpoint['id']}"
     hint = _url(req, endpoint["source"], endpoint["token_hint"] + "…")
     actions = (
         Div(
-            ActionButton("Send test event", f"{base}/test", cls="outline"),
-            ActionButton("Rotate secret", f"{base}/rotate", cls="secondary outline"),
+            ActionButton("Send test event", f"{base}/test", icon="bolt"),
+            ActionButton("Rotate secret", f"{base}/rotate", icon="sync"),
             ActionButton(
                 "Revoke endpoint",
                 f"{base}/revoke",
-                hx_confirm="The URL will stop working for good. Revoke it?",
-                cls="secondary outline",
+                **confirming(
+                    "The URL stops working for good; senders get 404.",
+                    title="Revoke this endpoint?",
+                    action="Revoke endpoint",
+                ),
             ),
-            cls="inline-form",
+            cls="btn-group",
         )
         if can_manage
         else ""
     )
     return Section(
-        H3(endpoint["source"]),
-        P(Code(hint), Small(f" created {_when(endpoint['created_at'])}")),
-        SecretList(secrets, can_manage),
+        Div(
+            H3(Icon("webhook"), " ", endpoint["source"].capitalize()),
+            Small("Created ", When(endpoint["created_at"], zone), cls="muted"),
+            cls="row-between",
+        ),
+        Pre(Code(hint)),
+        SecretList(secrets, can_manage, zone),
         actions,
+        cls="endpoint",
     )
 
 
@@ -142,8 +179,13 @@ def CreateEndpointForm(available: list[str]):
     if not available:
         return ""
     return Form(
-        Select(*[Option(s, value=s) for s in available], name="source", aria_label="Source"),
-        Button("Create endpoint", type="submit"),
+        Field(
+            "Source",
+            Select(*[Option(s, value=s) for s in available], name="source"),
+            id="webhook-source",
+            cls="field-narrow",
+        ),
+        Button("Create endpoint", type="submit", icon="plus"),
         hx_post="/settings/webhooks",
         hx_target=PANEL,
         hx_swap="outerHTML",
@@ -151,28 +193,41 @@ def CreateEndpointForm(available: list[str]):
     )
 
 
-def DeliveryRow(event: dict):
-    status = event["status"]
+def DeliveryRow(event: dict, zone):
+    status, tries = event["status"], event["attempts"]
     return Tr(
-        Td(Small(_when(event["received_at"]))),
-        Td(event["source"]),
-        Td(event["event_type"], Small(f" {event['event_key']}")),
-        Td(Strong(status) if status == "failed" else status, Small(f" ({event['attempts']})")),
-        Td(Small(event["error"] or "", cls="error")),
+        Cell(When(event["received_at"], zone), label="Received"),
+        Cell(event["source"], label="Source"),
+        Cell(
+            Span(event["event_type"], " ", Small(event["event_key"]), cls="truncate"),
+            label="Event",
+            title=event["event_key"],
+        ),
+        Cell(
+            StatusBadge("delivery", status),
+            Small(f" {tries} attempt{'s' if tries != 1 else ''}"),
+            label="Status",
+        ),
+        Cell(Small(event["error"] or "", cls="error"), label="Error"),
     )
 
 
-def Deliveries(events: list[dict]):
+def Deliveries(events: list[dict], zone):
     """Recent deliveries; polls while any of them still waits to be handled."""
     waiting = any(e["status"] == "received" for e in events)
     poll = {"hx_get": "/settings/webhooks/deliveries", "hx_trigger": "every 2s"} if waiting else {}
     body = (
         Table(
-            Thead(Tr(Th("Received"), Th("Source"), Th("Event"), Th("Status"), Th("Error"))),
-            Tbody(*[DeliveryRow(e) for e in events]),
+            ("Received", "Source", "Event", "Status", "Error"),
+            *[DeliveryRow(e, zone) for e in events],
+            stack=True,
         )
         if events
-        else P("No deliveries yet.", cls="muted")
+        else EmptyState(
+            "No deliveries yet",
+            "Events sent to your endpoints show up here, with how each was handled.",
+            icon="inbox",
+        )
     )
     return Div(body, id="webhook-deliveries", hx_swap="outerHTML", **poll)
 
@@ -181,21 +236,33 @@ def WebhooksPanel(req: Request, auth):
     """The settings section: endpoints, secrets, recent deliveries."""
     catalog, conn = req.app.state.catalog, auth.db.conn
     can_manage = can(auth, "webhooks", "manage")
+    zone = workspace_zone(auth.db)
     endpoints = store.tenant_endpoints(catalog, auth.tenant_id)
     cards = [
-        EndpointCard(req, e, store.secret_overview(conn, e["id"]), can_manage) for e in endpoints
+        EndpointCard(req, e, store.secret_overview(conn, e["id"]), can_manage, zone)
+        for e in endpoints
     ]
     taken = {e["source"] for e in endpoints}
-    return Article(
-        H2("Webhooks"),
-        P(
-            "Other services post events to these URLs; each delivery is verified, stored once"
-            " and handled in the background."
+    create = CreateEndpointForm([s for s in SOURCES if s not in taken]) if can_manage else ""
+    return Div(
+        Card(
+            *cards
+            or [
+                EmptyState(
+                    "No endpoints yet",
+                    "Create one to get a URL and a signing secret for another service.",
+                    icon="webhook",
+                )
+            ],
+            create,
+            title="Endpoints",
+            description="Other services post events to these URLs; each delivery is verified, "
+            "stored once and handled in the background.",
         ),
-        *cards,
-        CreateEndpointForm([s for s in SOURCES if s not in taken]) if can_manage else "",
-        H3("Recent deliveries"),
-        Deliveries(store.recent_events(conn, DELIVERIES_SHOWN)),
+        Card(
+            Deliveries(store.recent_events(conn, DELIVERIES_SHOWN), zone),
+            title="Recent deliveries",
+        ),
         id="webhooks-panel",
     )
 
@@ -212,7 +279,7 @@ def webhooks_page(req: Request, auth):
     return Page(
         req,
         "Webhooks",
-        H1("Settings"),
+        SettingsHeader(),
         SettingsTabs("/settings/webhooks"),
         Div(id="shown-once"),  # where a new URL and secret appear (ShownOnce)
         WebhooksPanel(req, auth),
@@ -222,7 +289,7 @@ def webhooks_page(req: Request, auth):
 
 @rt.get("/settings/webhooks/deliveries")
 def deliveries(auth):
-    return Deliveries(store.recent_events(auth.db.conn, DELIVERIES_SHOWN))
+    return Deliveries(store.recent_events(auth.db.conn, DELIVERIES_SHOWN), workspace_zone(auth.db))
 
 
 @rt.post("/settings/webhooks")

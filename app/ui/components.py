@@ -1,7 +1,8 @@
-"""Small components shared by several areas: forms that change state, toasts, times, the
-settings tabs and the development sign-in form (the login page shows it; its route answers
-with it when the input is refused). Area-specific components live with their routes; the
-page around them, the workspace switcher included, is app/ui/layout.py."""
+"""Small components shared by several areas: caching a component's markup, forms that change
+state, the settings tabs and the development sign-in form (the login page shows it; its
+route answers with it when the input is refused). The design system's components are in
+app/ui/kit.py (`Toasts` and `When` are also importable from here); the page around them,
+the workspace switcher included, is app/ui/layout.py."""
 
 from __future__ import annotations
 
@@ -9,29 +10,23 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from fasthtml.common import (
-    A,
-    Article,
-    Button,
-    Div,
-    Footer,
-    Form,
-    Header,
-    Hidden,
-    Input,
-    Label,
-    Li,
-    Nav,
-    NotStr,
-    P,
-    Small,
-    Time,
-    Ul,
-    to_xml,
-)
+from fasthtml.common import Div, Form, Hidden, Input, NotStr, P, to_xml
 from starlette.requests import Request
 
+from app.ui.kit import Badge, Button, Field, PageHeader, Tabs, Toasts, When
 from app.web.security import CSRF_FIELD, csrf_token
+
+__all__ = [
+    "SETTINGS_TABS",
+    "CsrfField",
+    "DevSignInForm",
+    "PostButton",
+    "SettingsHeader",
+    "SettingsTabs",
+    "Toasts",
+    "When",
+    "rendered_once",
+]
 
 
 def rendered_once(component: Callable[..., Any]) -> Callable[..., NotStr]:
@@ -53,62 +48,54 @@ def CsrfField(req: Request):
 
 
 def PostButton(req: Request, label: str, action: str, **kw: Any):
-    """A one-button form, for actions that change state (never a GET link)."""
-    return Form(CsrfField(req), Button(label, type="submit", **kw), method="post", action=action)
-
-
-def Toasts(*messages: str, kind: str = "ok"):
-    """The toast area. Returned from an HTMX handler, it swaps out-of-band into the page."""
-    return Div(
-        *[Div(m, cls=f"toast toast-{kind}", role="status") for m in messages],
-        id="toasts",
-        hx_swap_oob="true",
+    """A one-button form, for actions that change state (never a GET link). Button options
+    (variant, size, icon) go to the button; `confirm` (attributes from kit.confirming) to
+    the form, which then asks in the page's dialog first."""
+    confirm = kw.pop("confirm", {})
+    return Form(
+        CsrfField(req),
+        Button(label, type="submit", **kw),
+        method="post",
+        action=action,
+        data_confirm=confirm.get("data_confirm"),
+        data_confirm_title=confirm.get("data_confirm_title"),
+        data_confirm_action=confirm.get("data_confirm_action"),
+        data_confirm_tone=confirm.get("data_confirm_tone"),
     )
-
-
-def When(stamp: str | None):
-    """A catalog timestamp for people: minutes, UTC."""
-    if not stamp:
-        return Small("—")
-    return Time(stamp[:16].replace("T", " "), datetime=stamp)
 
 
 SETTINGS_TABS = (
     ("General", "/settings"),
     ("Team", "/settings/team"),
     ("Webhooks", "/settings/webhooks"),
+    ("Billing", "/settings/billing"),
     ("Security", "/settings/security"),
     ("Danger zone", "/settings/danger"),
 )
 
 
+def SettingsHeader():
+    """The title of every settings sub-page (the tabs under it say which one)."""
+    return PageHeader("Settings", "This workspace: its name and zone, team, webhooks and plan.")
+
+
 def SettingsTabs(current: str):
     """The settings sub-pages; each lives with its own area's routes."""
-    return Nav(
-        Ul(
-            *[
-                Li(A(label, href=href, aria_current="page" if href == current else None))
-                for label, href in SETTINGS_TABS
-            ]
-        ),
-        cls="tabs",
-        aria_label="Settings",
-    )
+    return Tabs(SETTINGS_TABS, current, "Settings", danger=("/settings/danger",))
 
 
 def DevSignInForm(req: Request, email: str = "", name: str = "", error: str = ""):
     """Development only: sign in as anyone by typing an email (see app/routes/dev_login.py)."""
-    return Article(
-        Header(
-            Small("Development only", cls="badge badge-warn"),
-            P(
-                "No sign-in provider is configured, so you can sign in as anyone. "
-                "This form does not exist in production."
-            ),
+    return Div(
+        Badge("Development only", "warning"),
+        P(
+            "No sign-in provider is configured, so you can sign in as anyone. "
+            "This form does not exist in production.",
+            cls="muted",
         ),
         Form(
             CsrfField(req),
-            Label(
+            Field(
                 "Email",
                 Input(
                     type="email",
@@ -118,18 +105,19 @@ def DevSignInForm(req: Request, email: str = "", name: str = "", error: str = ""
                     maxlength=254,
                     autocomplete="email",
                     placeholder="you@example.com",
-                    aria_invalid="true" if error else None,
                 ),
-                Small(error, cls="error") if error else "",
+                error or None,
             ),
-            Label(
+            Field(
                 "Name",
-                Input(type="text", name="name", value=name, maxlength=100, placeholder="Optional"),
+                Input(type="text", name="name", value=name, maxlength=100, autocomplete="name"),
+                hint="Optional: how the app greets you.",
             ),
-            Button("Sign in (development)", type="submit"),
+            Button("Sign in (development)", type="submit", cls="btn-block"),
             method="post",
             action="/login/dev",
+            cls="stack",
         ),
-        Footer(Small("Configure a sign-in provider (see .env.example) to use it instead.")),
-        cls="dev-login",
+        P("Configure a sign-in provider (see .env.example) to use it instead.", cls="muted"),
+        cls="stack dev-login",
     )

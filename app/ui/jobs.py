@@ -12,29 +12,28 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 from fasthtml.common import (
-    H2,
     A,
-    Article,
-    Br,
-    Button,
+    Code,
+    Dd,
+    Div,
+    Dl,
+    Dt,
     Li,
-    Mark,
     Ol,
     Pre,
     Progress,
     Small,
     Span,
-    Table,
-    Tbody,
-    Td,
-    Th,
-    Thead,
+    Strong,
     Tr,
 )
 
+from app.ui.kit import Button, Card, Cell, StatusBadge, Table, When
+from app.ui.time import workspace_zone
 from app.web.permissions import can
 from tenants.jobs import FINISHED
 
@@ -43,10 +42,11 @@ POLL = "every 1s"
 
 @dataclass(frozen=True)
 class JobViewer:
-    """Who is looking at jobs, and so what they may see and do."""
+    """Who is looking at jobs, and so what they may see and do (and in which timezone)."""
 
     user_id: str | None
     manages: bool  # cancel, retry, and see every job's details
+    zone: tzinfo = UTC
 
     def sees_details(self, job: dict[str, Any]) -> bool:
         return self.manages or (self.user_id is not None and job["submitted_by"] == self.user_id)
@@ -54,15 +54,7 @@ class JobViewer:
 
 def viewer_of(auth) -> JobViewer:
     """The signed-in member as a viewer of their workspace's jobs."""
-    return JobViewer(auth.user_id, can(auth, "jobs", "manage"))
-
-
-def _when(stamp: str | None) -> str:
-    return stamp[:19].replace("T", " ") if stamp else ""
-
-
-def StatusText(status: str):
-    return Mark(status) if status == "failed" else Small(status)
+    return JobViewer(auth.user_id, can(auth, "jobs", "manage"), workspace_zone(auth.db))
 
 
 def JobActions(job: dict, viewer: JobViewer):
@@ -79,7 +71,8 @@ def JobActions(job: dict, viewer: JobViewer):
         hx_post=f"/jobs/{job['id']}/{action}",
         hx_target="closest tr",
         hx_swap="outerHTML",
-        cls="secondary outline small",
+        variant="outline",
+        size="sm",
     )
 
 
@@ -90,15 +83,24 @@ def JobRow(job: dict, viewer: JobViewer):
     error = job["error"] if details and job["status"] in ("failed", "pending") else None
     name = A(job["job_type"], href=f"/jobs/{job['id']}") if details else Span(job["job_type"])
     return Tr(
-        Td(name, Br(), Small(_when(job["created_at"]))),
-        Td(StatusText(job["status"])),
-        Td(
-            Progress(value=job["progress"], max=100),
-            Small(job["progress_message"]),
-            Small(error, cls="error") if error else "",
+        Cell(
+            Div(Strong(name, cls="truncate"), Small(When(job["created_at"], viewer.zone))),
+            cls="primary-cell",
         ),
-        Td(f"{job['attempts']}/{job['max_attempts']}"),
-        Td(JobActions(job, viewer)),
+        Cell(StatusBadge("job", job["status"]), label="Status"),
+        Cell(
+            Div(
+                Progress(
+                    value=job["progress"], max=100, aria_label=f"Progress of {job['job_type']}"
+                ),
+                Small(job["progress_message"], cls="truncate") if job["progress_message"] else "",
+                Small(error, cls="error") if error else "",
+                cls="job-progress",
+            ),
+            label="Progress",
+        ),
+        Cell(f"{job['attempts']}/{job['max_attempts']}", label="Attempts", cls="num"),
+        Cell(JobActions(job, viewer), cls="actions"),
         id=f"job-{job['id']}",
         hx_swap="outerHTML",
         **live,
@@ -107,46 +109,52 @@ def JobRow(job: dict, viewer: JobViewer):
 
 def JobsTable(jobs: list[dict], viewer: JobViewer):
     return Table(
-        Thead(Tr(Th("Job"), Th("Status"), Th("Progress"), Th("Attempts"), Th(""))),
-        Tbody(*[JobRow(j, viewer) for j in jobs], id="job-rows"),
+        ("Job", "Status", "Progress", ("Attempts", "num"), ""),
+        *[JobRow(j, viewer) for j in jobs],
+        stack=True,
+        body_id="job-rows",
     )
 
 
-def StepList(steps: list[dict]):
+def StepList(steps: list[dict], zone: tzinfo = UTC):
     """A workflow's steps in order, each with its state (and its error, if it failed)."""
     return Ol(
         *[
             Li(
-                step["name"],
+                Strong(step["name"]),
                 " ",
-                StatusText(step["status"]),
-                Small(f" {_when(step.get('finished_at'))}") if step.get("finished_at") else "",
+                StatusBadge("job", step["status"]),
+                Small(" ", When(step["finished_at"], zone)) if step.get("finished_at") else "",
                 Small(step["error"], cls="error") if step.get("error") else "",
             )
             for step in steps
         ],
         id="job-steps",
+        cls="steps",
     )
 
 
-def JobDetail(job: dict):
+def JobDetail(job: dict, zone: tzinfo = UTC):
     def pretty(value) -> str:
         return json.dumps(value, indent=2, sort_keys=True)
 
-    return Article(
-        Table(
-            Tbody(
-                Tr(Th("Type"), Td(job["job_type"])),
-                Tr(Th("Status"), Td(StatusText(job["status"]))),
-                Tr(Th("Attempts"), Td(f"{job['attempts']} of {job['max_attempts']}")),
-                Tr(Th("Created"), Td(_when(job["created_at"]))),
-                Tr(Th("Finished"), Td(_when(job["finished_at"]))),
-                Tr(Th("Error"), Td(job["error"] or "")),
-            )
+    facts = (
+        ("Type", Code(job["job_type"])),
+        ("Status", StatusBadge("job", job["status"])),
+        ("Attempts", f"{job['attempts']} of {job['max_attempts']}"),
+        ("Created", When(job["created_at"], zone, relative_text=False)),
+        ("Finished", When(job["finished_at"], zone, relative_text=False)),
+        ("Error", Span(job["error"], cls="error") if job["error"] else "—"),
+    )
+    return Div(
+        Card(
+            Dl(*[part for term, value in facts for part in (Dt(term), Dd(value))], cls="kv"),
+            title="Details",
         ),
-        *([H2("Steps"), StepList(job["steps"])] if job["steps"] else []),
-        H2("Payload"),
-        Pre(pretty(job["payload"])),
-        H2("Result"),
-        Pre(pretty(job["result"])),
+        Card(StepList(job["steps"], zone), title="Steps") if job["steps"] else "",
+        Div(
+            Card(Pre(pretty(job["payload"])), title="Payload"),
+            Card(Pre(pretty(job["result"])), title="Result"),
+            cls="grid-2",
+        ),
     )

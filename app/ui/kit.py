@@ -248,7 +248,7 @@ def EmptyState(title: str, text: Any = "", action: Any = None, icon: str = "inbo
 # -- status -------------------------------------------------------------------------------
 
 
-def Badge(text: str, tone: str = "neutral", live: bool = False, dot: bool = True):
+def Badge(text: str, tone: str = "neutral", live: bool = False, dot: bool = True, **attrs: Any):
     if tone not in TONES:
         raise ValueError(f"unknown badge tone: {tone}")
     return Span(
@@ -259,6 +259,7 @@ def Badge(text: str, tone: str = "neutral", live: bool = False, dot: bool = True
             "badge-live" if live else None,
             None if dot else "badge-plain",
         ),
+        **attrs,
     )
 
 
@@ -318,7 +319,8 @@ def StatusBadge(kind: str, state: str):
     label, tone, live = STATES[kind].get(
         state, (state.replace("_", " ").capitalize(), "neutral", False)
     )
-    return Badge(label, tone, live=live, dot=kind != "role")
+    # data-state keeps the machine's word next to the person's (for scripts and tests).
+    return Badge(label, tone, live=live, dot=kind != "role", data_state=state)
 
 
 # -- people and times ---------------------------------------------------------------------

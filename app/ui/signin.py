@@ -3,11 +3,12 @@ email-link form and its code form, the passkey button (static/passkeys.js drives
 
 from __future__ import annotations
 
-from fasthtml.common import H1, A, Article, Button, Div, Form, Input, Label, P, Script, Small
+from fasthtml.common import Div, Form, Input, P, Script
 
 from app.settings import Provider
 from app.ui.components import CsrfField, DevSignInForm
-from app.ui.layout import Page
+from app.ui.kit import Button, Field
+from app.ui.layout import SignInPage
 from app.web.security import csrf_token
 
 
@@ -16,15 +17,18 @@ def passkey_script() -> tuple:
 
 
 def ProviderButton(provider: Provider):
-    return A(
-        f"Sign in with {provider.label}", href=f"/auth/{provider.slug}", role="button", cls="wide"
+    return Button(
+        f"Sign in with {provider.label}",
+        href=f"/auth/{provider.slug}",
+        variant="outline",
+        cls="btn-block",
     )
 
 
 def EmailLinkForm(req, email: str = "", error: str = ""):
     return Form(
         CsrfField(req),
-        Label(
+        Field(
             "Email me a sign-in link",
             Input(
                 type="email",
@@ -34,14 +38,14 @@ def EmailLinkForm(req, email: str = "", error: str = ""):
                 maxlength=254,
                 autocomplete="email",
                 placeholder="you@example.com",
-                aria_invalid="true" if error else None,
             ),
-            Small(error, cls="error") if error else "",
+            error or None,
         ),
-        Button("Email me a link", type="submit", cls="secondary"),
+        Button("Email me a link", type="submit", variant="secondary", cls="btn-block"),
         method="post",
         action="/login/email",
         id="email-link-form",
+        cls="stack",
     )
 
 
@@ -50,14 +54,15 @@ def PasskeySignIn(req):
     return Div(
         Button(
             "Sign in with a passkey",
-            type="button",
-            cls="outline",
+            variant="outline",
+            icon="shield",
+            cls="btn-block",
             id="passkey-sign-in",
             data_csrf=csrf_token(req),
             data_options="/login/passkey/options",
             data_verify="/login/passkey",
         ),
-        Small("", cls="error", id="passkey-error", role="alert"),
+        P("", cls="field-error", id="passkey-error", role="alert"),
     )
 
 
@@ -69,15 +74,13 @@ def LoginPage(req, *, email: str = "", error: str = ""):
     ways.append(PasskeySignIn(req))
     if settings.dev_login_enabled:
         ways.append(DevSignInForm(req))
-    return Page(
-        req, "Sign in", H1("Sign in"), Article(*ways, cls="sign-in-ways"), head=passkey_script()
-    )
+    return SignInPage(req, Div(*ways, cls="sign-in-ways"), *passkey_script())
 
 
 def CodeForm(req, action: str, error: str = ""):
     return Form(
         CsrfField(req),
-        Label(
+        Field(
             "Or type the code from the email",
             Input(
                 name="code",
@@ -85,28 +88,25 @@ def CodeForm(req, action: str, error: str = ""):
                 autocomplete="one-time-code",
                 maxlength=12,
                 required=True,
-                aria_invalid="true" if error else None,
             ),
-            Small(error, cls="error") if error else "",
+            error or None,
         ),
-        Button("Continue", type="submit"),
+        Button("Continue", type="submit", cls="btn-block"),
         method="post",
         action=action,
         id="code-form",
+        cls="stack",
     )
 
 
 def CheckEmailPage(req, error: str = "", action: str = "/login/email/code"):
     """The same answer for every address, with an account or without."""
-    return Page(
+    return SignInPage(
         req,
-        "Check your email",
-        H1("Check your email"),
-        Article(
-            P(
-                "If the address can receive mail, a sign-in link is on its way. It works once,"
-                " for 15 minutes, in this browser only."
-            ),
-            CodeForm(req, action, error),
+        P(
+            "Check your email. If the address can receive mail, a sign-in link is on its way."
+            " It works once, for 15 minutes, in this browser only.",
+            cls="lead",
         ),
+        CodeForm(req, action, error),
     )

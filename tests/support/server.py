@@ -73,7 +73,8 @@ class AppServer:
                 self.kill()
 
     def __enter__(self) -> AppServer:
-        return self.start()
+        # `with AppServer(env).start(timeout=60)` must not start a second, orphaned process.
+        return self if self.process else self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
