@@ -40,6 +40,7 @@ def EmailLinkForm(req, email: str = "", error: str = ""):
                 placeholder="you@example.com",
             ),
             error or None,
+            id="email-link-address",  # the dev sign-in form has an email field too
         ),
         Button("Email me a link", type="submit", variant="secondary", cls="btn-block"),
         method="post",
