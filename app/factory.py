@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from fasthtml.common import FastHTML
@@ -75,8 +76,10 @@ def create_app(settings: Settings | None = None) -> SaasApp:
     catalog.migrate()
     register_handlers()
     routers = ROUTERS(settings)
-    if not settings.is_production:
-        from app.demo import install as install_demo  # production never imports the demo
+    # Production never imports the demo; deleting the app/demo/ folder removes it everywhere.
+    demo = not settings.is_production and importlib.util.find_spec("app.demo") is not None
+    if demo:
+        from app.demo import install as install_demo
 
         routers += install_demo()
     access = Access()
@@ -97,7 +100,7 @@ def create_app(settings: Settings | None = None) -> SaasApp:
     app.router.redirect_slashes = False  # it builds the redirect from the Host header
     state = app.state
     state.settings, state.catalog, state.access, state.secret_key = settings, catalog, access, key
-    state.databases = databases
+    state.databases, state.demo = databases, demo
     # SQLite reads take microseconds and never wait: run them on the loop (app/web/mount.py)
     state.reads_on_loop = is_sqlite(settings.database_url) and is_sqlite(
         settings.tenant_database_url

@@ -1,4 +1,4 @@
-"""app/lib/seo.py on its own: head tags, JSON-LD, and well-formed XML whatever the input."""
+"""app/ui/seo.py on its own: head tags, JSON-LD, and well-formed XML whatever the input."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from bs4 import BeautifulSoup
 from fasthtml.common import to_xml
 
-from app.lib.seo import (
+from app.ui.seo import (
     ArticleInfo,
     FeedItem,
     JsonLd,

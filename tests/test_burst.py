@@ -18,7 +18,7 @@ from tests.support.server import AppServer, env_for
 def test_24_concurrent_clients_of_one_tenant(settings):
     env = {**env_for(settings), "LOG_LEVEL": "WARNING", "RATE_LIMIT_SIGNIN": "off"}
     with AppServer(env) as server:
-        result = asyncio.run(burst(server.url, clients=24, seconds=6, email="team@example.com"))
+        result = asyncio.run(burst(server.url, clients=24, seconds=12, email="team@example.com"))
         log = server.output()
     assert result.answers > 24, result.summary()
     assert result.failures == [], result.summary()

@@ -41,7 +41,8 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from app.lib.blog import Blog, Post, Published, Tag
 from app.lib.markdown import Heading, slugify
-from app.lib.seo import (
+from app.ui.layout import APP_NAME, Page
+from app.ui.seo import (
     ArticleInfo,
     FeedItem,
     FeedLink,
@@ -54,7 +55,6 @@ from app.lib.seo import (
     rss_xml,
     sitemap_xml,
 )
-from app.ui.layout import APP_NAME, Page
 
 rt = APIRouter()
 

@@ -46,7 +46,7 @@ def jobs_page(req: Request, auth, status: str = ""):
         "No jobs here" if status else "No jobs yet",
         "Background work (exports, emails, syncs) shows up here with its progress.",
         action=Button("Try the demo job", href="/demo", variant="outline")
-        if not req.app.state.settings.is_production  # the demo exists outside production
+        if req.app.state.demo
         else None,
         icon="jobs",
     )

@@ -25,11 +25,11 @@ from fasthtml.common import (
 from starlette.requests import Request
 
 from app.billing.plans import PLANS, Plan
-from app.lib.seo import FeedLink, SiteHead
 from app.ui.components import rendered_once
 from app.ui.icons import Icon
 from app.ui.kit import Badge, Button
 from app.ui.layout import APP_NAME, Page
+from app.ui.seo import FeedLink, SiteHead
 
 rt = APIRouter()
 

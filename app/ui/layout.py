@@ -391,7 +391,9 @@ def shell_of(req: Request) -> Shell:
     )
     tools: tuple[tuple[str, str, str], ...] = ()
     if not req.app.state.settings.is_production:  # these pages exist only outside production
-        tools = (("Demo", "/demo", "demo"), ("Outbox", "/dev/outbox", "mail"))
+        tools = (("Outbox", "/dev/outbox", "mail"),)
+    if req.app.state.demo:
+        tools = (("Demo", "/demo", "demo"), *tools)
     return Shell(
         has_session=True,
         csrf=csrf_token(req),
