@@ -8,15 +8,16 @@ removes marked notes for good.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 
-from fasthtml.common import APIRouter, Form, Li, Span, Textarea, Ul
+from fasthtml.common import APIRouter, Form, Li, NotStr, Span, Textarea, Ul
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from app.ui.components import rendered_once
 from app.ui.kit import Button, Card, EmptyState, Field, PageHeader, Toasts, When
 from app.ui.layout import Page
-from app.ui.time import workspace_zone
+from app.ui.time import moment, relative, workspace_zone
 from tenants.stamp import from_now, new_id, now
 
 rt = APIRouter()
@@ -26,23 +27,33 @@ _LIST = """SELECT id, body, created_at FROM notes WHERE deleted_at IS NULL
            ORDER BY created_at DESC, id LIMIT 20"""
 
 
-def NoteItem(note: dict, zone):
+def NoteItem(note: dict, zone: tzinfo) -> NotStr:
+    found = moment(note["created_at"])
+    ago = relative(found) if found else ""
+    return _note_item(note["id"], note["body"], note["created_at"], zone, ago)
+
+
+@rendered_once
+def _note_item(note_id: str, body: str, created_at: str, zone: tzinfo, ago: str):
+    """One note, rendered once per content and relative time ("3 minutes ago" is part of the
+    key, so a cached item never goes stale): twenty items built as FT were ~2 ms, most of
+    the list's cost."""
     return Li(
         Span(
-            Span(note["body"]),
-            Span(When(note["created_at"], zone), cls="note-meta"),
+            Span(body),
+            Span(When(created_at, zone), cls="note-meta"),
             cls="note-body",
         ),
         Button(
             "Delete",
-            hx_delete=f"/notes/{note['id']}",
+            hx_delete=f"/notes/{note_id}",
             hx_target="closest li",
             hx_swap="outerHTML",
             variant="ghost",
             size="sm",
             icon="trash",
         ),
-        id=f"note-{note['id']}",
+        id=f"note-{note_id}",
     )
 
 
@@ -69,18 +80,21 @@ def NoteForm(error: str = "", body: str = ""):
     )
 
 
+@rendered_once
+def NotesEmpty():
+    return Li(
+        EmptyState("No notes yet", "Notes live in this workspace's own database.", icon="notes"),
+        cls="note-empty",
+    )
+
+
 def NoteList(auth, zone=None):
     """The newest notes; the empty state is the list's last item, shown (by CSS) only while
     no note comes before it, so adding and deleting need no extra request."""
     zone = zone or workspace_zone(auth.db)
     return Ul(
         *[NoteItem(n, zone) for n in auth.db.q(_LIST)],
-        Li(
-            EmptyState(
-                "No notes yet", "Notes live in this workspace's own database.", icon="notes"
-            ),
-            cls="note-empty",
-        ),
+        NotesEmpty(),
         id="notes",
         cls="note-list",
     )
