@@ -7,6 +7,7 @@
     uv run main.py tenants suspend|resume ID
     uv run main.py tenants delete ID --yes    drops the tenant's database: no undo
     uv run main.py users list [--email TEXT]
+    uv run main.py users promote|demote EMAIL   superuser: the operator console at /admin
     uv run main.py jobs list [--tenant ID] [--status S] [--type T] [--limit N]
     uv run main.py jobs retry JOB_ID [--tenant ID]
     uv run main.py billing sync               every workspace's subscription from Stripe
@@ -229,15 +230,18 @@ def _check_smtp(settings: Settings) -> Verdict:
 
 
 def _check_oidc(settings: Settings) -> Verdict:
-    if not settings.google_configured:
-        return None, "no OpenID client configured"
-    try:
-        response = httpx.get(settings.oidc_metadata_url, timeout=CHECK_TIMEOUT_SECONDS)
-        response.raise_for_status()
-        issuer = response.json()["issuer"]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
-        return False, f"{settings.oidc_metadata_url}: {type(e).__name__}: {_first_line(e)}"
-    return True, f"metadata reachable, issuer {issuer}"
+    openid = [p for p in settings.providers if p.kind == "oidc"]
+    if not openid:
+        return None, "no OpenID provider configured"
+    found = []
+    for provider in openid:
+        try:
+            response = httpx.get(provider.metadata_url, timeout=CHECK_TIMEOUT_SECONDS)
+            response.raise_for_status()
+            found.append(f"{provider.label}: issuer {response.json()['issuer']}")
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
+            return False, f"{provider.metadata_url}: {type(e).__name__}: {_first_line(e)}"
+    return True, f"metadata reachable ({'; '.join(found)})"
 
 
 def _check_migrations(settings: Settings) -> Verdict:
@@ -372,6 +376,39 @@ def users_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_superuser(settings: Settings, email: str, on: bool) -> int:
+    catalog = Catalog(settings.database_url)
+    try:
+        found = catalog.rows(
+            "SELECT id FROM core_users WHERE email = :e AND deleted_at IS NULL", e=email.lower()
+        )
+        if not found:
+            raise CliError(f"nobody has signed in as {email!r} yet")
+        for user in found:
+            catalog.execute(
+                "UPDATE core_users SET is_superuser = :on WHERE id = :id", on=int(on), id=user["id"]
+            )
+            catalog.audit(
+                "admin.superuser_granted" if on else "admin.superuser_revoked",
+                actor=None,
+                tenant=None,
+                via="cli",
+                user=user["id"],
+            )
+    finally:
+        catalog.dispose()
+    print(f"{email} is {'now' if on else 'no longer'} a superuser")
+    return 0
+
+
+def users_promote(settings: Settings, args: argparse.Namespace) -> int:
+    return _set_superuser(settings, args.email, True)
+
+
+def users_demote(settings: Settings, args: argparse.Namespace) -> int:
+    return _set_superuser(settings, args.email, False)
+
+
 # -- jobs -----------------------------------------------------------------------------------
 
 
@@ -495,11 +532,15 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("--yes", action="store_true", help="confirm: there is no undo")
     delete.set_defaults(run=tenants_delete)
 
-    users = commands.add_parser("users", help="list users")
+    users = commands.add_parser("users", help="list users, promote or demote superusers")
     user_commands = users.add_subparsers(dest="action", metavar="ACTION", required=True)
     users_listing = user_commands.add_parser("list", help="every user")
     users_listing.add_argument("--email", help="only emails containing this text")
     users_listing.set_defaults(run=users_list)
+    for action, run_it in (("promote", users_promote), ("demote", users_demote)):
+        command = user_commands.add_parser(action, help=f"{action} a superuser (by email)")
+        command.add_argument("email")
+        command.set_defaults(run=run_it)
 
     jobs = commands.add_parser("jobs", help="list or retry background jobs")
     job_commands = jobs.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -20,7 +20,7 @@ from app.web.edge import Edge
 from app.web.errors import ERROR_HANDLERS
 from app.web.guard import guard
 from app.web.mount import mount
-from app.web.oidc import register_oidc
+from app.web.providers import register_providers
 from app.web.ratelimit import RateLimits
 from app.work import email as email_jobs
 from app.work.handlers import register_handlers
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> SaasApp:
         settings.tenant_database_url
     )
     state.limits = RateLimits(settings, catalog.engine)
-    state.oauth = register_oidc(settings, catalog)
+    state.oauth = register_providers(settings, catalog)
     state.blog = Blog(settings.blog_dir)
     state.blog.refresh()  # parse every post now: bad front matter is logged at startup
     email_jobs.configure(settings)  # bad SMTP_* settings stop startup with a clear message

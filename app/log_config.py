@@ -127,7 +127,11 @@ class JsonLines(logging.Formatter):
 
 def known_secrets(settings: Settings) -> list[str]:
     """Configured values that must never appear in a log, whatever pattern they have."""
-    values = [settings.secret_key, settings.google_client_secret, settings.smtp.get("password", "")]
+    values = [
+        settings.secret_key,
+        *(provider.client_secret for provider in settings.providers),
+        settings.smtp.get("password", ""),
+    ]
     for url in (settings.database_url, settings.tenant_database_url):
         values.append(make_url(url).password or "")
     return [v for v in values if v]

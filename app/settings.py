@@ -21,6 +21,16 @@ from app.billing.plans import price_problems
 
 GOOGLE_METADATA_URL = "https://accounts.google.com/.well-known/openid-configuration"
 STRIPE_API_BASE = "https://api.stripe.com"
+MICROSOFT_METADATA_URL = (
+    "https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration"
+)
+GITHUB_URL, GITHUB_API_URL = "https://github.com", "https://api.github.com"
+# Credentials that only a deployment has: with any of them and no APP_ENV, it is production.
+PROVIDER_CREDENTIALS = tuple(
+    f"{p}_CLIENT_{part}"
+    for p in ("GOOGLE", "MICROSOFT", "GITHUB", "OIDC")
+    for part in ("ID", "SECRET")
+)
 ENVIRONMENTS = ("development", "production", "test")
 INVITE_EMAIL_MISMATCH = ("confirm", "refuse")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -30,6 +40,25 @@ LOCAL_HOSTS = ("", "127.0.0.1", "localhost", "::1", "0.0.0.0", "::")  # noqa: S1
 
 Rate = tuple[int, int]  # (requests, per seconds): "20/minute" is (20, 60)
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One way to sign in through someone else: an OpenID provider or GitHub's OAuth 2."""
+
+    slug: str  # in the paths: /auth/<slug> (the way out), /auth/<slug>/callback (back)
+    label: str  # on its button: "Sign in with <label>"
+    kind: str  # "oidc" or "github"
+    client_id: str
+    client_secret: str
+    metadata_url: str = ""  # OpenID: the discovery document
+    web_url: str = ""  # GitHub: where people authorize (GitHub Enterprise: your server)
+    api_url: str = ""  # GitHub: its REST API
+
+    @property
+    def callback_path(self) -> str:
+        # Google's redirect URI predates the others, and deployments have it registered.
+        return "/auth/callback" if self.slug == "google" else f"/auth/{self.slug}/callback"
 
 
 class SettingsError(Exception):
@@ -50,9 +79,9 @@ class Settings:
     data_dir: Path = Path("data")
     database_url: str = ""
     tenant_database_url: str = ""
-    google_client_id: str = ""
-    google_client_secret: str = ""
-    oidc_metadata_url: str = GOOGLE_METADATA_URL
+    providers: tuple[Provider, ...] = ()  # sign-in providers, each from its own settings
+    email_signin: bool = True  # sign-in links by email (production: needs SMTP_HOST)
+    superuser_emails: tuple[str, ...] = ()  # operators of the service, besides promoted ones
     session_idle_minutes: int = 60 * 24 * 3
     session_absolute_hours: int = 24 * 14
     tenant_engine_cache_size: int = 256
@@ -75,6 +104,8 @@ class Settings:
     rate_limit_signin: Rate | None = (20, 60)
     rate_limit_webhooks: Rate | None = (600, 60)
     rate_limit_writes: Rate | None = (120, 60)
+    rate_limit_email_ip: Rate | None = (10, 3600)  # sign-in links asked for, per IP
+    rate_limit_email_address: Rate | None = (5, 3600)  # sign-in links sent, per address
     # Background jobs (app/work/jobs.py) and webhook deliveries (app/webhooks/inbound.py).
     job_lease_seconds: float = 60.0
     job_poll_seconds: float = 1.0
@@ -107,13 +138,14 @@ class Settings:
         return self.app_env == "production"
 
     @property
-    def google_configured(self) -> bool:
-        return bool(self.google_client_id and self.google_client_secret)
+    def dev_login_enabled(self) -> bool:
+        """The typed-email sign-in exists only outside production and only without providers."""
+        return not self.is_production and not self.providers
 
     @property
-    def dev_login_enabled(self) -> bool:
-        """The typed-email sign-in exists only outside production and only without real OIDC."""
-        return not self.is_production and not self.google_configured
+    def email_signin_enabled(self) -> bool:
+        """Email links where mail can go out (production needs an SMTP server)."""
+        return self.email_signin and (not self.is_production or bool(self.smtp.get("host")))
 
     @property
     def secure_cookies(self) -> bool:
@@ -236,9 +268,11 @@ def load_settings(
         or f"sqlite:///{(data_dir / 'host.db').as_posix()}",
         tenant_database_url=values.get("TENANT_DATABASE_URL", "").strip()
         or f"sqlite:///{(data_dir / 'tenants' / '{tenant_id}.db').as_posix()}",
-        google_client_id=values.get("GOOGLE_CLIENT_ID", "").strip(),
-        google_client_secret=values.get("GOOGLE_CLIENT_SECRET", "").strip(),
-        oidc_metadata_url=values.get("OIDC_METADATA_URL", "").strip() or GOOGLE_METADATA_URL,
+        providers=_providers(values, problems),
+        email_signin=_bool(values, "EMAIL_SIGNIN", True, problems),
+        superuser_emails=tuple(
+            e.lower() for e in values.get("SUPERUSER_EMAILS", "").replace(",", " ").split()
+        ),
         session_idle_minutes=_int(values, "SESSION_IDLE_MINUTES", 60 * 24 * 3, problems),
         session_absolute_hours=_int(values, "SESSION_ABSOLUTE_HOURS", 24 * 14, problems),
         tenant_engine_cache_size=_int(values, "TENANT_ENGINE_CACHE_SIZE", 256, problems),
@@ -259,6 +293,8 @@ def load_settings(
         rate_limit_signin=_rate(values, "RATE_LIMIT_SIGNIN", (20, 60), problems),
         rate_limit_webhooks=_rate(values, "RATE_LIMIT_WEBHOOKS", (600, 60), problems),
         rate_limit_writes=_rate(values, "RATE_LIMIT_WRITES", (120, 60), problems),
+        rate_limit_email_ip=_rate(values, "RATE_LIMIT_EMAIL_IP", (10, 3600), problems),
+        rate_limit_email_address=_rate(values, "RATE_LIMIT_EMAIL_ADDRESS", (5, 3600), problems),
         job_lease_seconds=_seconds(values, "JOB_LEASE_SECONDS", 60.0, problems),
         job_poll_seconds=_seconds(values, "JOB_POLL_SECONDS", 1.0, problems),
         job_retry_base_seconds=_seconds(values, "JOB_RETRY_BASE_SECONDS", 2.0, problems, True),
@@ -314,8 +350,74 @@ def _app_env(values: dict[str, str]) -> str:
     explicit = values.get("APP_ENV", "").strip().lower()
     if explicit:
         return explicit
-    credentials = ("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET")
+    credentials = PROVIDER_CREDENTIALS
     return "production" if any(values.get(k, "").strip() for k in credentials) else "development"
+
+
+def _providers(values: dict[str, str], problems: list[str]) -> tuple[Provider, ...]:
+    """Each provider whose client id and secret are both set, in button order.
+
+    OIDC_* is any OpenID provider. Before there were several, GOOGLE_CLIENT_ID/SECRET with
+    OIDC_METADATA_URL meant "the provider at that URL": without OIDC_CLIENT_ID that still
+    holds (the Google button then goes to OIDC_METADATA_URL).
+    """
+
+    def get(name: str) -> str:
+        return values.get(name, "").strip()
+
+    generic = bool(get("OIDC_CLIENT_ID"))
+    google_metadata = get("GOOGLE_METADATA_URL") or ("" if generic else get("OIDC_METADATA_URL"))
+    microsoft_tenant = get("MICROSOFT_TENANT") or "common"
+    candidates = [
+        (
+            "google",
+            "Google",
+            "oidc",
+            "GOOGLE",
+            {"metadata_url": google_metadata or GOOGLE_METADATA_URL},
+        ),
+        (
+            "microsoft",
+            "Microsoft",
+            "oidc",
+            "MICROSOFT",
+            {
+                "metadata_url": get("MICROSOFT_METADATA_URL")
+                or MICROSOFT_METADATA_URL.format(tenant=microsoft_tenant)
+            },
+        ),
+        (
+            "github",
+            "GitHub",
+            "github",
+            "GITHUB",
+            {
+                "web_url": (get("GITHUB_URL") or GITHUB_URL).rstrip("/"),
+                "api_url": (get("GITHUB_API_URL") or GITHUB_API_URL).rstrip("/"),
+            },
+        ),
+        (
+            "oidc",
+            get("OIDC_NAME") or "OpenID",
+            "oidc",
+            "OIDC",
+            {"metadata_url": get("OIDC_METADATA_URL")},
+        ),
+    ]
+    providers = []
+    for slug, label, kind, prefix, where in candidates:
+        client_id, secret = get(f"{prefix}_CLIENT_ID"), get(f"{prefix}_CLIENT_SECRET")
+        if not (client_id or secret):
+            continue
+        if not (client_id and secret):
+            missing = f"{prefix}_CLIENT_SECRET" if client_id else f"{prefix}_CLIENT_ID"
+            problems.append(f"{missing} is missing ({prefix} sign-in needs both id and secret)")
+            continue
+        if kind == "oidc" and not where["metadata_url"]:
+            problems.append(f"{prefix}_METADATA_URL is missing (the provider's discovery URL)")
+            continue
+        providers.append(Provider(slug, label[:40], kind, client_id, secret, **where))
+    return tuple(providers)
 
 
 def _local_url(host: str, port: int) -> str:
@@ -365,16 +467,19 @@ def _production_problems(s: Settings) -> list[str]:
             "SECRET_KEY looks guessable (repeated or too few different characters); make one "
             'with python -c "import secrets; print(secrets.token_urlsafe(48))"'
         )
-    if not s.google_client_id:
-        problems.append("GOOGLE_CLIENT_ID is missing")
-    if not s.google_client_secret:
-        problems.append("GOOGLE_CLIENT_SECRET is missing")
+    if not s.providers and not s.email_signin_enabled:
+        problems.append(
+            "no way to sign in: configure a provider (GOOGLE_, MICROSOFT_, GITHUB_ or OIDC_"
+            "CLIENT_ID and _CLIENT_SECRET) or email sign-in (SMTP_HOST, EMAIL_SIGNIN on)"
+        )
     if urlsplit(s.base_url).scheme != "https":
         problems.append(f"BASE_URL must be https in production, got {s.base_url!r}")
-    if urlsplit(s.oidc_metadata_url).scheme != "https":
-        problems.append("OIDC_METADATA_URL must be https in production")
     if s.metrics_token and len(s.metrics_token) < 32:
         problems.append("METRICS_TOKEN is shorter than 32 characters")
+    for provider in s.providers:
+        for url in (provider.metadata_url, provider.web_url, provider.api_url):
+            if url and urlsplit(url).scheme != "https":
+                problems.append(f"{provider.label} sign-in: {url} must be https in production")
     if any(network.prefixlen == 0 for network in s.trusted_proxies):
         problems.append("TRUSTED_PROXIES must not trust every address (anyone could fake their IP)")
     return problems

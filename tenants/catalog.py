@@ -31,6 +31,19 @@ from tenants.stamp import from_now, new_id, now
 ROLES = ("owner", "admin", "member")
 
 
+def add_identity(conn: sa.Connection, user_id: str, issuer: str, subject: str, email: str) -> None:
+    """Record that (issuer, subject) signs `user_id` in (kept if it already does)."""
+    stamp = now()
+    conn.execute(
+        sa.text("""
+        INSERT INTO core_identities (id, user_id, issuer, subject, email, created_at, last_used_at)
+        VALUES (:id, :u, :iss, :sub, :email, :t, :t)
+        ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email,
+            last_used_at = excluded.last_used_at"""),
+        dict(id=new_id(), u=user_id, iss=issuer, sub=subject, email=email, t=stamp),
+    )
+
+
 def _always(_: object) -> bool:
     return True
 
@@ -54,6 +67,11 @@ class Auth:
     plan_tier: str | None
     role: str | None
     last_seen_at: str
+    expires_at: str = ""
+    is_superuser: int = 0  # by the flag; SUPERUSER_EMAILS is the web app's to add
+    require_passkey: int = 0  # the current tenant asks everyone for a passkey step
+    second_factor: str | None = None  # how this session passed that step, if it did
+    impersonator_id: str | None = None  # a superuser acting as this person
     db: TenantDB | None = None  # set by the web app for tenant-scoped requests
     # The plan's standing (app/billing/state.py): plan_tier applies until plan_ends_at.
     plan_status: str | None = None
@@ -69,7 +87,8 @@ class Auth:
 _RESOLVE = """
 SELECT s.id_hash AS session_hash, s.last_seen_at, s.expires_at, u.id AS user_id, u.email, u.name,
        u.avatar_url, t.id AS tenant_id, t.name AS tenant_name, t.status AS tenant_status,
-       t.plan_tier, t.plan_status, t.plan_ends_at, m.role
+       t.plan_tier, t.plan_status, t.plan_ends_at, m.role, u.is_superuser,
+       COALESCE(t.require_passkey, 0) AS require_passkey, s.second_factor, s.impersonator_id
 FROM core_sessions s
 JOIN core_users u ON u.id = s.user_id
 LEFT JOIN core_tenants t ON t.id = s.tenant_id
@@ -141,10 +160,12 @@ class Catalog:
                     t=stamp,
                 ),
             )
-            return conn.execute(
+            user_id = conn.execute(
                 sa.text("SELECT id FROM core_users WHERE issuer = :iss AND subject = :sub"),
                 {"iss": issuer, "sub": subject},
             ).scalar_one()
+            add_identity(conn, user_id, issuer, subject, email)
+            return user_id
 
     def user(self, user_id: str) -> dict[str, Any] | None:
         return self.row("SELECT * FROM core_users WHERE id = :id", id=user_id)
@@ -201,22 +222,35 @@ class Catalog:
     # -- sessions ----------------------------------------------------------------------------
 
     def create_session(
-        self, user_id: str, tenant_id: str | None, *, absolute_hours: int, ip: str, agent: str
+        self,
+        user_id: str,
+        tenant_id: str | None,
+        *,
+        absolute_hours: float,
+        ip: str,
+        agent: str,
+        signed_in_with: str = "",
+        second_factor: str | None = None,
+        impersonator_id: str | None = None,
     ) -> str:
         """A new session; returns the raw token for the cookie (only its hash is stored)."""
         token = secrets.token_urlsafe(32)
         stamp = now()
         self.execute(
             """INSERT INTO core_sessions (id_hash, user_id, tenant_id, created_at, last_seen_at,
-                                          expires_at, ip, user_agent)
-               VALUES (:h, :u, :tenant, :t, :t, :exp, :ip, :ua)""",
+                                          expires_at, ip, user_agent, signed_in_with,
+                                          second_factor, impersonator_id)
+               VALUES (:h, :u, :tenant, :t, :t, :exp, :ip, :ua, :via, :second, :imp)""",
             h=token_hash(token),
             u=user_id,
             tenant=tenant_id,
             t=stamp,
-            exp=from_now(hours=absolute_hours),
+            exp=from_now(seconds=absolute_hours * 3600),
             ip=ip[:64],
             ua=agent[:256],
+            via=signed_in_with[:32],
+            second=second_factor,
+            imp=impersonator_id,
         )
         return token
 
@@ -237,7 +271,7 @@ class Catalog:
         if not found:
             return None
         row = found[0]
-        expires = seconds(row.pop("expires_at"))
+        expires = seconds(row["expires_at"])
         auth = Auth(**row)
         return _Session(auth, expires, seconds(auth.last_seen_at))
 

@@ -82,6 +82,8 @@ def delete_account(catalog: Catalog, user_id: str) -> AccountDeleted:
                        WHERE user_id = :u AND revoked_at IS NULL"""),
             {"now": stamp, "u": user_id},
         )
+        for table in ("core_identities", "core_passkeys"):  # no way back in
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE user_id = :u"), {"u": user_id})
         conn.execute(
             sa.text("""UPDATE core_users SET email = '', name = '', avatar_url = '',
                            subject = :subject WHERE id = :u"""),

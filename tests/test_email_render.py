@@ -32,6 +32,13 @@ EXAMPLES = {
         "device": "Firefox on Linux",
         "sessions_url": "https://acme.example/settings#sessions",
     },
+    "sign_in_link": {
+        "heading": "Sign in to Acme",
+        "action": "Sign in",
+        "link": "https://acme.example/login/email/abc123",
+        "code": "123456",
+        "minutes": "15",
+    },
     "tenant_deleted": {
         "name": "Ada",
         "tenant_name": "Analytical Engines",

@@ -19,6 +19,7 @@ from app.syncs.sources import SPECS
 from app.web.access import ACCESS_CLASSES
 from app.webhooks import outbound
 from app.work.jobs import job_manager
+from tenants import user_sessions
 from tenants import webhooks as webhook_store
 from tests.conftest import dev_sign_in, page_csrf
 from tests.test_account_lifecycle import export
@@ -113,6 +114,12 @@ PROBES = [
     ("POST", "/invitations/{invitation}/accept", None),
     ("GET", "/dev/outbox/{message}", None),
     ("GET", "/dev/outbox/{message}/html", None),
+    # Issue 13: the workspace's sign-in rule, and a person's own passkeys and sessions.
+    ("GET", "/settings/security?tenant_id={tenant}", None),
+    ("POST", "/settings/security", {"tenant_id": "{tenant}", "require_passkey": "on"}),
+    ("POST", "/account/passkeys/{passkey}/rename", {"name": "pwned"}),
+    ("POST", "/account/passkeys/{passkey}/remove", None),
+    ("POST", "/account/sessions/{session}/revoke", None),
 ]
 # A route's parameter names -> the placeholders PROBES use for them.
 PLACEHOLDERS = {
@@ -129,6 +136,8 @@ PLACEHOLDERS = {
     "key_id": "api_key",
     "outbound_id": "outbound",
     "delivery_id": "delivery",
+    "passkey_id": "passkey",
+    "session_id": "session",
 }
 
 
@@ -167,6 +176,14 @@ def two_tenants(app, client, new_client, small_demo) -> dict[str, str]:
     api_key, _ = app.state.api_keys.create(b, "bob's key", "write", bob_id, None)
     outbox = outbox_for(app.state.settings)
     [message] = [i for i in outbox.ids() if "ivan@example.com" in outbox.get(i).to]
+    bobs = catalog.row("SELECT id FROM core_users WHERE email = 'bob@example.com'")["id"]
+    catalog.execute(
+        """INSERT INTO core_passkeys (id, user_id, credential_id, public_key, name, created_at)
+           VALUES ('bobs-passkey-0001', :u, 'Y3JlZA', 'a2V5', 'Bob''s phone', :t)""",
+        u=bobs,
+        t="2026-01-01T00:00:00.000000Z",
+    )
+    [bobs_session] = user_sessions.live_sessions(catalog, bobs)
     return {
         "tenant": b,
         "note": note,
@@ -182,6 +199,8 @@ def two_tenants(app, client, new_client, small_demo) -> dict[str, str]:
         "api_key": api_key,
         "outbound": outbound_id,
         "delivery": delivery,
+        "passkey": "bobs-passkey-0001",
+        "session": bobs_session["public_id"],
     }
 
 
@@ -227,6 +246,11 @@ def snapshot(app, tenant_id: str) -> dict:
             "SELECT * FROM core_subscriptions WHERE tenant_id = :t ORDER BY id", t=tenant_id
         )
         + catalog.rows("SELECT * FROM core_invoices WHERE tenant_id = :t ORDER BY id", t=tenant_id),
+        "passkeys": catalog.rows("SELECT * FROM core_passkeys ORDER BY id"),
+        "sessions": catalog.rows(
+            "SELECT id_hash, revoked_at FROM core_sessions WHERE tenant_id = :t ORDER BY 1",
+            t=tenant_id,
+        ),
     }
 
 

@@ -42,7 +42,7 @@ def oidc_app(make_settings, provider):
 def start(client: TestClient) -> str:
     """Follow /login to the provider; returns the provider's authorization URL."""
     assert "Sign in with Google" in client.get("/login").text
-    response = client.get("/login/oidc", follow_redirects=False)
+    response = client.get("/auth/google", follow_redirects=False)
     assert response.status_code == 302
     return response.headers["location"]
 
@@ -136,7 +136,7 @@ def test_a_provider_that_is_down_at_the_start_is_503(make_settings):
     app = create_app(make_settings(**oidc_env(issuer), BASE_URL="http://localhost"))
     try:
         with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as client:
-            response = client.get("/login/oidc", follow_redirects=False)
+            response = client.get("/auth/google", follow_redirects=False)
     finally:
         app.state.databases.dispose()
         app.state.catalog.dispose()

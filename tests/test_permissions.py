@@ -73,6 +73,8 @@ MATRIX = [
         {"name": "Renamed by {role}", "timezone": "UTC", "currency": "EUR"},
     ),
     Row("GET", "/settings/danger"),
+    Row("GET", "/settings/security"),
+    Row("POST", "/settings/security", ("security", "manage"), {"require_passkey": ""}),
     Row("GET", "/settings/team", MANAGE_MEMBERS),
     Row("GET", "/members"),
     Row("GET", "/invitations", MANAGE_MEMBERS),

@@ -119,7 +119,7 @@ def test_sign_in_attempts_are_limited_per_client_ip(limited_app):
         assert refused.status_code == 429
         assert 1 <= int(refused.headers["retry-after"]) <= 20
         assert "Too many requests" in refused.text
-        assert first.get("/login/oidc").status_code == 429  # every sign-in path shares it
+        assert first.get("/auth/google").status_code == 429  # every sign-in path shares it
         assert try_sign_in(other).status_code == 303  # another address is not affected
 
 

@@ -31,13 +31,69 @@ def test_production_refuses_and_names_every_problem():
     with pytest.raises(SettingsError) as refused:
         load_settings(env=env, env_file=None)
     message = str(refused.value)
-    for name in (
-        "SECRET_KEY is shorter than 32 bytes",
-        "GOOGLE_CLIENT_ID",
-        "GOOGLE_CLIENT_SECRET",
-        "BASE_URL",
-    ):
+    for name in ("SECRET_KEY is shorter than 32 bytes", "no way to sign in", "BASE_URL"):
         assert name in message
+
+
+# Issue 13: several providers, each from its own settings; production needs one way in.
+
+SMTP = {"SMTP_HOST": "mail.example.com", "SMTP_FROM": "a@example.com"}
+
+
+def test_production_accepts_any_one_way_to_sign_in():
+    base = {k: v for k, v in GOOD_PRODUCTION.items() if not k.startswith("GOOGLE")}
+    for way in (
+        {"GITHUB_CLIENT_ID": "id", "GITHUB_CLIENT_SECRET": "s"},
+        {"MICROSOFT_CLIENT_ID": "id", "MICROSOFT_CLIENT_SECRET": "s"},
+        {
+            "OIDC_CLIENT_ID": "id",
+            "OIDC_CLIENT_SECRET": "s",
+            "OIDC_METADATA_URL": "https://id.example/.well-known/openid-configuration",
+        },
+        SMTP,  # email links alone
+    ):
+        assert load_settings(env={**base, **way}, env_file=None).is_production
+    with pytest.raises(SettingsError, match="no way to sign in"):
+        load_settings(env={**base, **SMTP, "EMAIL_SIGNIN": "false"}, env_file=None)
+
+
+def test_each_provider_has_its_own_settings_and_the_old_names_still_work():
+    env = {
+        "APP_ENV": "development",
+        "GOOGLE_CLIENT_ID": "g",
+        "GOOGLE_CLIENT_SECRET": "gs",
+        "MICROSOFT_CLIENT_ID": "m",
+        "MICROSOFT_CLIENT_SECRET": "ms",
+        "MICROSOFT_TENANT": "contoso.example",
+        "GITHUB_CLIENT_ID": "h",
+        "GITHUB_CLIENT_SECRET": "hs",
+        "OIDC_CLIENT_ID": "o",
+        "OIDC_CLIENT_SECRET": "os",
+        "OIDC_METADATA_URL": "https://id.example/.well-known/openid-configuration",
+        "OIDC_NAME": "Acme ID",
+    }
+    google, microsoft, github, generic = load_settings(env=env, env_file=None).providers
+    assert google.metadata_url.startswith("https://accounts.google.com/")
+    assert "/contoso.example/v2.0/" in microsoft.metadata_url
+    assert (github.kind, github.api_url) == ("github", "https://api.github.com")
+    assert (generic.label, generic.client_id) == ("Acme ID", "o")
+    legacy = {  # before issue 13: Google's names meant any provider at OIDC_METADATA_URL
+        "APP_ENV": "development",
+        "GOOGLE_CLIENT_ID": "g",
+        "GOOGLE_CLIENT_SECRET": "gs",
+        "OIDC_METADATA_URL": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }
+    [only] = load_settings(env=legacy, env_file=None).providers
+    assert (only.slug, only.metadata_url) == ("google", legacy["OIDC_METADATA_URL"])
+    with pytest.raises(SettingsError, match="GITHUB_CLIENT_SECRET is missing"):
+        load_settings(env={"APP_ENV": "development", "GITHUB_CLIENT_ID": "h"}, env_file=None)
+
+
+def test_production_wants_https_for_every_provider():
+    env = {**GOOD_PRODUCTION, "GITHUB_CLIENT_ID": "h", "GITHUB_CLIENT_SECRET": "hs"}
+    env["GITHUB_API_URL"] = "http://github.internal.example/api/v3"
+    with pytest.raises(SettingsError, match=r"GitHub sign-in: http://github\.internal"):
+        load_settings(env=env, env_file=None)
 
 
 def test_production_refuses_missing_secret_key():

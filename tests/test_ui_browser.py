@@ -84,7 +84,7 @@ def new_page(browser, site: str, mode: str = "desktop", state: dict | None = Non
 
 def sign_in(page, site: str, email: str, name: str) -> None:
     page.goto(f"{site}/login")
-    page.locator("input[name=email]").fill(email)
+    page.locator("form[action='/login/dev'] input[name=email]").fill(email)
     page.locator("input[name=name]").fill(name)
     page.get_by_role("button", name="Sign in (development)").click()
     page.wait_for_url(f"{site}/dashboard")

@@ -43,6 +43,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from app.billing.jobs import seats_changed, workspace_deleted
+from app.ui.account import (
+    PasskeysPanel,
+    SessionsPanel,
+    SignInMethodsPanel,
+    SupportAccessPanel,
+)
 from app.ui.components import CsrfField, SettingsHeader, SettingsTabs
 from app.ui.kit import (
     Avatar,
@@ -57,8 +63,10 @@ from app.ui.kit import (
     When,
 )
 from app.ui.layout import Page
+from app.ui.signin import passkey_script
 from app.web.audit import record
 from app.web.mount import writes
+from app.web.operators import refuse_if_impersonating, seen_by
 from app.web.permissions import can, require
 from app.web.signin import client_ip
 from app.work.in_request import jobs_for
@@ -267,7 +275,8 @@ def DeleteAccountPanel(req: Request, auth: Auth, error: str = "", typed: str = "
 
 
 def AccountPage(req: Request, auth: Auth, delete_error: str = "", typed: str = ""):
-    mine = req.app.state.catalog.memberships(auth.user_id)
+    catalog = req.app.state.catalog
+    mine = catalog.memberships(auth.user_id)
     return Page(
         req,
         "Your account",
@@ -298,8 +307,13 @@ def AccountPage(req: Request, auth: Auth, delete_error: str = "", typed: str = "
             title="Workspaces",
             actions=(Button("Manage", href="/tenants", variant="outline", size="sm"),),
         ),
+        SignInMethodsPanel(catalog, auth),
+        PasskeysPanel(req, auth),
+        SessionsPanel(req, auth),
+        SupportAccessPanel(seen_by(catalog, auth.user_id)),
         ExportsPanel(req, auth),
         DeleteAccountPanel(req, auth, delete_error, typed),
+        head=passkey_script(),
     )
 
 
@@ -310,6 +324,7 @@ def account_page(req: Request, auth):
 
 @rt.post("/account/delete")
 def delete_account(req: Request, sess, auth, confirm: str = ""):
+    refuse_if_impersonating(auth)
     if _typed(confirm).lower() != auth.email.lower():
         error = "Type your email address exactly to confirm."
         return FtResponse(AccountPage(req, auth, error, _typed(confirm)), status_code=400)

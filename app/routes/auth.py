@@ -1,4 +1,5 @@
-"""Sign-in: the login page and the OpenID redirect and callback."""
+"""Sign-in: the login page (every way in that is configured) and the providers' redirect
+and callback. Email links are app/routes/email_signin.py, passkeys app/routes/passkeys.py."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from joserfc.errors import JoseError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from app.ui.components import DevSignInForm
-from app.ui.kit import Button
-from app.ui.layout import SignInPage
-from app.web.signin import Identity, sign_in
+from app.settings import Provider
+from app.ui.signin import LoginPage
+from app.web.providers import SignInRefused, identity_from_callback
+from app.web.signin import sign_in
 
 log = logging.getLogger(__name__)
 rt = APIRouter()
@@ -25,12 +26,8 @@ PROVIDER_UNREACHABLE = (httpx2.HTTPError, httpx.HTTPError)
 
 
 def _unavailable(error: Exception) -> HTTPException:
-    log.warning("OpenID provider unavailable: %s: %s", type(error).__name__, error)
+    log.warning("sign-in provider unavailable: %s: %s", type(error).__name__, error)
     return HTTPException(503, "The sign-in provider is unavailable. Try again shortly.")
-
-
-def OidcButton():
-    return Button("Sign in with Google", href="/login/oidc", variant="outline", cls="btn-block")
 
 
 @rt.get("/login")
@@ -39,48 +36,50 @@ def login(req: Request, sess):
     token = sess.get("sid")
     if token and state.catalog.resolve(token, idle_minutes=state.settings.session_idle_minutes):
         return Redirect("/dashboard")
-    body = DevSignInForm(req) if state.settings.dev_login_enabled else OidcButton()
-    return SignInPage(req, body)
+    return LoginPage(req)
 
 
-@rt.get("/login/oidc")
-async def login_oidc(req: Request):
-    oauth = req.app.state.oauth
-    if oauth is None:
+def _provider(req: Request, slug: str) -> Provider:
+    found = next((p for p in req.app.state.settings.providers if p.slug == slug), None)
+    if found is None or req.app.state.oauth is None:
         raise HTTPException(404)
-    redirect_uri = f"{req.app.state.settings.base_url}/auth/callback"
+    return found
+
+
+async def _callback(req: Request, sess, slug: str):
+    chosen = _provider(req, slug)
     try:
-        return await oauth.oidc.authorize_redirect(req, redirect_uri)
-    except (*PROVIDER_UNREACHABLE, OAuthError) as e:
+        who = await identity_from_callback(req.app.state.oauth, chosen, req)
+    except PROVIDER_UNREACHABLE as e:
         raise _unavailable(e) from None
-
-
-def _verified(userinfo: dict) -> bool:
-    return userinfo.get("email_verified") in (True, "true")
+    except SignInRefused as e:
+        raise HTTPException(e.status, e.message) from None
+    except (OAuthError, JoseError, KeyError, ValueError, TypeError) as e:
+        log.warning("sign-in refused: %s: %s", type(e).__name__, e)
+        raise HTTPException(400, "Sign-in failed or expired. Please start again.") from None
+    return await sign_in(req, sess, who)
 
 
 @rt.get("/auth/callback")
 async def auth_callback(req: Request, sess):
-    oauth = req.app.state.oauth
-    if oauth is None:
+    """Google's callback (the redirect URI deployments registered before there were more)."""
+    return await _callback(req, sess, "google")
+
+
+@rt.get("/auth/{provider}/callback")
+async def provider_callback(req: Request, sess, provider: str):
+    if provider == "google":  # Google comes back to /auth/callback only
         raise HTTPException(404)
+    return await _callback(req, sess, provider)
+
+
+# After /auth/callback: routes match in order, and this pattern would take that path too.
+@rt.get("/auth/{provider}")
+async def login_with(req: Request, provider: str):
+    chosen = _provider(req, provider)
+    redirect_uri = f"{req.app.state.settings.base_url}{chosen.callback_path}"
     try:
-        token = await oauth.oidc.authorize_access_token(req)
-    except PROVIDER_UNREACHABLE as e:
+        client = req.app.state.oauth.create_client(chosen.slug)
+        return await client.authorize_redirect(req, redirect_uri)
+    except (*PROVIDER_UNREACHABLE, OAuthError) as e:
         raise _unavailable(e) from None
-    except (OAuthError, JoseError, KeyError, ValueError, TypeError) as e:
-        log.warning("sign-in refused: %s: %s", type(e).__name__, e)
-        raise HTTPException(400, "Sign-in failed or expired. Please start again.") from None
-    userinfo = token.get("userinfo") or {}
-    if not userinfo.get("sub") or not userinfo.get("email"):
-        raise HTTPException(400, "Your provider did not share an email address.")
-    if not _verified(userinfo):
-        raise HTTPException(403, "Your email address is not verified with your provider.")
-    who = Identity(
-        issuer=userinfo["iss"],
-        subject=str(userinfo["sub"]),
-        email=str(userinfo["email"]).lower(),
-        name=str(userinfo.get("name", ""))[:100],
-        avatar_url=str(userinfo.get("picture", ""))[:500],
-    )
-    return await sign_in(req, sess, who)

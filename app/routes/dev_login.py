@@ -23,5 +23,5 @@ async def dev_login(req: Request, sess, email: str = "", name: str = ""):
     except ValueError as e:
         form = DevSignInForm(req, email, name, f"Enter a valid email address. {e}")
         return FtResponse(SignInPage(req, form), status_code=400)
-    identity = Identity(DEV_ISSUER, address, address, name.strip()[:NAME_MAX])
+    identity = Identity(DEV_ISSUER, address, address, name.strip()[:NAME_MAX], method="dev")
     return await sign_in(req, sess, identity)

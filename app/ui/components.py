@@ -71,6 +71,7 @@ SETTINGS_TABS = (
     ("Outbound webhooks", "/settings/outbound-webhooks"),
     ("API keys", "/settings/api-keys"),
     ("Billing", "/settings/billing"),
+    ("Security", "/settings/security"),
     ("Danger zone", "/settings/danger"),
 )
 
@@ -119,6 +120,6 @@ def DevSignInForm(req: Request, email: str = "", name: str = "", error: str = ""
             action="/login/dev",
             cls="stack",
         ),
-        P("Set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET to use Google instead.", cls="muted"),
+        P("Configure a sign-in provider (see .env.example) to use it instead.", cls="muted"),
         cls="stack dev-login",
     )

@@ -44,6 +44,7 @@ from starlette.requests import Request
 from app.billing.state import notice
 from app.ui.icons import Icon
 from app.ui.kit import Avatar, Button, Callout, ConfirmDialog, Dropdown, MenuItem
+from app.web.operators import is_superuser
 from app.web.permissions import can
 from app.web.security import CSRF_FIELD, csrf_token
 
@@ -98,9 +99,29 @@ class Shell:
     nav: tuple[tuple[str, str, str], ...] = ()  # (label, href, icon)
     tools: tuple[tuple[str, str, str], ...] = ()  # development-only pages, same shape
     notice: tuple[str, str] | None = None  # a banner on every page: (text, link), e.g. billing
+    impersonating_until: str | None = None  # an operator acting as this person, until then
 
 
 # -- pieces of the shell ------------------------------------------------------------------
+
+
+def ImpersonationBanner(shell: Shell):
+    """On every page of an impersonation: whose session it is, until when, and the way out."""
+    return Div(
+        Icon("shield"),
+        Span(
+            Strong("Support access: "),
+            f"you are acting as {shell.email} (ends {shell.impersonating_until} UTC).",
+        ),
+        Form(
+            Hidden(name=CSRF_FIELD, value=shell.csrf),
+            Button("Stop impersonating", type="submit", variant="secondary", size="sm"),
+            method="post",
+            action="/impersonation/stop",
+        ),
+        cls="impersonation-banner",
+        role="alert",
+    )
 
 
 def Brand(href: str = "/"):
@@ -355,6 +376,8 @@ def nav_items(req: Request, auth) -> tuple[tuple[str, str, str], ...]:
     if can(auth, "audit", "view"):
         items.append(("Audit", "/audit", "audit"))
     items.append(("Settings", "/settings", "settings"))
+    if is_superuser(req.app.state.settings, auth):
+        items.append(("Admin", "/admin", "shield"))
     return tuple(items)
 
 
@@ -385,6 +408,7 @@ def shell_of(req: Request) -> Shell:
         nav=nav_items(req, auth),
         tools=tools if auth.tenant_id is not None else (),
         notice=notice(auth),
+        impersonating_until=auth.expires_at[11:16] if auth.impersonator_id else None,
     )
 
 
@@ -433,6 +457,7 @@ def _frame(shell: Shell, chrome: str):
 def _around(shell: Shell, chrome: str) -> tuple[str, str]:
     """The body of a page with `shell`, rendered once: (before the content, after it)."""
     body = Body(
+        ImpersonationBanner(shell) if shell.impersonating_until else "",
         *_frame(shell, chrome),
         Div(id="toasts"),
         ConfirmDialog(),

@@ -6,6 +6,7 @@
 - webhook:   machines; no session and no CSRF token, a signature instead.
 - api:       the REST API (/api/v1): an API key as `Authorization: Bearer`, acting as its
              workspace; no CSRF token, and cookies never authenticate (app/api/keys.py).
+- superuser: the service's operators (/admin); never a tenant role, never an impersonation.
 
 A test walks the app's routes and fails on any route that is in none of them. A route added
 outside the routers (say `@app.route`) is treated as `tenant`: the strictest class.
@@ -17,7 +18,7 @@ from fasthtml.common import APIRouter
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-ACCESS_CLASSES = ("public", "signed_in", "tenant", "webhook", "api")
+ACCESS_CLASSES = ("public", "signed_in", "tenant", "webhook", "api", "superuser")
 
 
 class Access:

@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.api.keys import authenticate_key
+from app.web import operators
+from app.web.second_step import STEP_PATH, needs_second_step
 from app.web.security import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, csrf_valid
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -89,11 +91,20 @@ async def _authenticate(req: Request, sess, access: str):
             state.catalog.resolve, token, idle_minutes=state.settings.session_idle_minutes
         )
     if auth is None:
+        if token is not None and await run_in_threadpool(operators.ran_out, req, sess):
+            return Redirect("/admin")  # an impersonation ran out: the superuser is back
         sess.pop("sid", None)
+        if access == "superuser":  # the console does not even say it is there
+            raise HTTPException(404)
         return Redirect("/login")
     if state.catalog.seen_since(auth) > TOUCH_SECONDS:
         await run_in_threadpool(state.catalog.touch_session, auth.session_hash)
-    if access == "signed_in":
+    if access == "superuser":
+        if auth.impersonator_id is not None:
+            raise HTTPException(403, "Stop impersonating to use the operator console.")
+        if not operators.is_superuser(state.settings, auth):
+            raise HTTPException(404)
+    if access in ("signed_in", "superuser"):
         req.scope["auth"] = auth
         return None
     if auth.role is None:  # membership revoked (or never existed): this tenant is gone for them
@@ -102,6 +113,8 @@ async def _authenticate(req: Request, sess, access: str):
         raise HTTPException(403, "This workspace is suspended. Contact its owner or support.")
     if auth.tenant_status != "active":
         raise HTTPException(404)
+    if needs_second_step(auth):  # the workspace asks for a passkey and this session has none
+        return Redirect(STEP_PATH)
     databases = state.databases
     if state.reads_on_loop and databases.is_open(auth.tenant_id):
         db = databases.handle(auth.tenant_id)

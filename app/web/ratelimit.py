@@ -1,6 +1,7 @@
-"""Rate limits: 429 with `Retry-After` for sign-in attempts per IP, webhook deliveries per
-endpoint (verified and rejected ones counted apart), state-changing requests per session, and
-API requests per key (refused keys counted apart, per IP).
+"""Rate limits: 429 with `Retry-After` for sign-in attempts per IP (and sign-in links asked
+for, per IP, by their route), webhook deliveries per endpoint (verified and rejected ones
+counted apart), state-changing requests per session, and API requests per key (refused keys
+counted apart, per IP).
 
 Where the counts live: with PostgreSQL as the host database, the sign-in, write and API limits
 are kept in the catalog (`sys_rate_limits`, one statement per limited request), so they hold
@@ -30,7 +31,7 @@ from app.web.security import UNSAFE_METHODS
 log = logging.getLogger(__name__)
 _text = functools.lru_cache(maxsize=8)(sa.text)
 
-SIGN_IN_PATHS = frozenset({"/login/dev", "/login/oidc", "/auth/callback"})
+SIGN_IN_PREFIXES = ("/login/", "/auth/")  # every way in, its callbacks and its codes
 WEBHOOK_PREFIX = "/webhooks/"
 API_PREFIX = "/api/"  # limited per key by the guard, once the key is known
 MAX_KEYS = 100_000  # per limit; forgetting the oldest key only ever makes a limit more lenient
@@ -166,6 +167,7 @@ class RateLimits:
             "api_failures": settings.rate_limit_api,
             "webhooks": settings.rate_limit_webhooks,
             "webhook_failures": settings.rate_limit_webhooks,
+            "email_links": settings.rate_limit_email_ip,
         }
         self.shared = engine is not None and engine.dialect.name == "postgresql"
         self.buckets: dict[str, Buckets] = {}
@@ -191,7 +193,7 @@ class RateLimits:
         guard and their route. Shared limits are asked from a worker thread (a round trip to
         the database must not hold up the event loop), and only for requests they limit."""
         path = scope["path"]
-        signin, write = path in SIGN_IN_PATHS, scope["method"] in UNSAFE_METHODS
+        signin, write = path.startswith(SIGN_IN_PREFIXES), scope["method"] in UNSAFE_METHODS
         if path.startswith((WEBHOOK_PREFIX, API_PREFIX)) or not (signin or write):
             return 0.0
         if self.shared:
@@ -202,11 +204,15 @@ class RateLimits:
         path, ip = scope["path"], (scope.get("client") or ("",))[0]
         if path.startswith((WEBHOOK_PREFIX, API_PREFIX)):
             return 0.0
-        waits = [self._wait("signin", ip)] if path in SIGN_IN_PATHS else []
+        waits = [self._wait("signin", ip)] if path.startswith(SIGN_IN_PREFIXES) else []
         if scope["method"] in UNSAFE_METHODS:
             key = session.get("sid") or session.get("anon") or f"ip:{ip}"
             waits.append(self._wait("writes", key))
         return max(waits, default=0.0)
+
+    def email_link(self, ip: str) -> float:
+        """Take a token for asking for a sign-in link from `ip`."""
+        return self._wait("email_links", ip)
 
     def webhook(self, key: str, *, verified: bool) -> float:
         """Take a token for a delivery to the endpoint `key`, from the bucket of its kind."""

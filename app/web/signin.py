@@ -1,9 +1,12 @@
 """What happens once a person has proved who they are, whichever way they signed in.
 
-A person's first sign-up also sends the welcome email, as a background job: the sign-in
-never waits for a mail server, and a failed send is retried by the job system. It is sent
-when this sign-in created the account, so later sign-ins send none (two first sign-ins of
-one person in the same instant could each send one: no worse than a duplicate email).
+The identity is matched to a person (tenants/identities.py: a way seen before, else the
+person with the same verified email, else a new person), a fresh session starts, and mail
+goes out as background jobs, so the sign-in never waits for a mail server and a failed send
+is retried: the welcome email when this sign-in made the person, and the sign-in notice when
+a known person signs in from a device (browser) none of their sessions has used before.
+(Two first sign-ins of one person in the same instant could each send a welcome: no worse
+than a duplicate email.)
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
+from app.lib.devices import device_name
 from app.work.in_request import jobs_for
 from tenants import invitations
+from tenants.identities import person_for
 from tenants.names import default_name
 from tenants.provision import ProvisioningError, first_tenant
+from tenants.stamp import now
 
 log = logging.getLogger(__name__)
 AFTER_SIGN_IN = "after_sign_in"  # session key: the path to land on once signed in
@@ -33,28 +39,51 @@ class Identity:
     email: str
     name: str = ""
     avatar_url: str = ""
+    method: str = ""  # how: a provider's slug, "email", "dev"
 
 
 def client_ip(req: Request) -> str:
     return req.client.host if req.client else ""
 
 
-def _welcome(req: Request, who: Identity, workspace: str | None) -> BackgroundTask | None:
+def _email_job(req: Request, template: str, to: str, variables: dict) -> BackgroundTask:
+    _, task = jobs_for(req).submit_system(
+        "email.send", template=template, to=to, variables=variables
+    )
+    return task
+
+
+def _welcome(req: Request, user: dict, workspace: str | None) -> BackgroundTask | None:
     """Queue the welcome email for a new person; the task sends it after the response."""
     if workspace is None:  # an invitee whose link no longer works: no workspace to name
         return None
-    settings = req.app.state.settings
-    _, task = jobs_for(req).submit_system(
-        "email.send",
-        template="welcome",
-        to=who.email,
-        variables={
-            "name": who.name or who.email.split("@")[0],
+    base = req.app.state.settings.base_url
+    return _email_job(
+        req,
+        "welcome",
+        user["email"],
+        {
+            "name": user["name"] or user["email"].split("@")[0],
             "tenant_name": workspace,
-            "dashboard_url": f"{settings.base_url}/dashboard",
+            "dashboard_url": f"{base}/dashboard",
         },
     )
-    return task
+
+
+def _notice(req: Request, user: dict) -> BackgroundTask:
+    base = req.app.state.settings.base_url
+    return _email_job(
+        req,
+        "sign_in_notice",
+        user["email"],
+        {
+            "name": user["name"] or user["email"].split("@")[0],
+            "signed_in_at": now()[:16].replace("T", " ") + " UTC",
+            "ip_address": client_ip(req) or "unknown",
+            "device": device_name(req.headers.get("user-agent", "")),
+            "sessions_url": f"{base}/account#sessions",
+        },
+    )
 
 
 def _invited_to(req: Request, landing: str) -> str | None:
@@ -63,23 +92,37 @@ def _invited_to(req: Request, landing: str) -> str | None:
     return invitation["tenant_name"] if invitation else None
 
 
-def _start_session(req: Request, sess: dict, who: Identity) -> tuple[str, BackgroundTask | None]:
-    """Start a fresh session for `who`; returns the path to land on, and the task that
-    sends the welcome email if this sign-in created the account."""
+def _new_device(catalog, user_id: str, agent: str) -> bool:
+    return (
+        catalog.row(
+            "SELECT 1 AS seen FROM core_sessions WHERE user_id = :u AND user_agent = :ua LIMIT 1",
+            u=user_id,
+            ua=agent[:256],
+        )
+        is None
+    )
+
+
+def start_session(
+    req: Request,
+    sess: dict,
+    user_id: str,
+    *,
+    created: bool,
+    method: str,
+    second_factor: str | None = None,
+) -> tuple[str, BackgroundTask | None]:
+    """Start a fresh session for the person; returns the path to land on, and the task that
+    sends the welcome email (a new person) or the sign-in notice (a new device)."""
     state = req.app.state
     catalog, settings = state.catalog, state.settings
-    known = catalog.row(
-        "SELECT id FROM core_users WHERE issuer = :i AND subject = :s",
-        i=who.issuer,
-        s=who.subject,
-    )
-    user_id = catalog.upsert_user(who.issuer, who.subject, who.email, who.name, who.avatar_url)
+    user = catalog.user(user_id) or {}
     landing = sess.get(AFTER_SIGN_IN) or "/dashboard"  # set by our own pages only
     if landing.startswith("/invitations/") and not catalog.memberships(user_id):
         tenant_id = None  # an invitee joins the inviting workspace instead of getting one
         workspace = _invited_to(req, landing)
     else:
-        workspace = default_name(who.name or who.email.split("@")[0])
+        workspace = default_name(user.get("name") or user.get("email", "").split("@")[0])
         try:
             tenant_id = first_tenant(catalog, state.databases, user_id, workspace)
         except ProvisioningError:
@@ -92,23 +135,34 @@ def _start_session(req: Request, sess: dict, who: Identity) -> tuple[str, Backgr
         resolved = catalog.resolve(previous, idle_minutes=settings.session_idle_minutes)
         if resolved:
             catalog.revoke_session(resolved.session_hash)
+    agent = req.headers.get("user-agent", "")
+    new_device = not created and _new_device(catalog, user_id, agent)
     token = catalog.create_session(
         user_id,
         tenant_id,
         absolute_hours=settings.session_absolute_hours,
         ip=client_ip(req),
-        agent=req.headers.get("user-agent", ""),
+        agent=agent,
+        signed_in_with=method,
+        second_factor=second_factor,
     )
     sess.clear()
     sess["sid"] = token
-    catalog.audit(
-        "auth.sign_in", actor=user_id, tenant=tenant_id, ip=client_ip(req), issuer=who.issuer
+    catalog.audit("auth.sign_in", actor=user_id, tenant=tenant_id, ip=client_ip(req), via=method)
+    if created:
+        return landing, _welcome(req, user, workspace)
+    return landing, _notice(req, user) if new_device else None
+
+
+def _person_and_session(req: Request, sess: dict, who: Identity):
+    user_id, created = person_for(
+        req.app.state.catalog, who.issuer, who.subject, who.email, who.name, who.avatar_url
     )
-    return landing, _welcome(req, who, workspace) if known is None else None
+    return start_session(req, sess, user_id, created=created, method=who.method)
 
 
 async def sign_in(req: Request, sess: dict, who: Identity) -> RedirectResponse:
-    """Create the user on first sight, provision their tenant, start a fresh session.
+    """Find or make the person, provision their tenant, start a fresh session.
     (Sign-in is a plain form post or a provider's redirect, never an htmx request.)"""
-    landing, welcome = await run_in_threadpool(_start_session, req, sess, who)
-    return RedirectResponse(landing, status_code=303, background=welcome)
+    landing, mail = await run_in_threadpool(_person_and_session, req, sess, who)
+    return RedirectResponse(landing, status_code=303, background=mail)

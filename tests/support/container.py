@@ -245,7 +245,7 @@ def proxied_browser(container: Container, base_url: str, **options) -> httpx.Cli
 
 def oidc_sign_in(browser: httpx.Client, subject: str, ca_file: Path) -> httpx.Response:
     """Sign in as `subject` at the OpenID provider, as a person would; the dashboard's reply."""
-    start = browser.get("/login/oidc")
+    start = browser.get("/auth/google")
     assert start.status_code == 302, start.text
     trust = ssl.create_default_context(cafile=str(ca_file))
     consent = httpx.post(start.headers["location"], data={"sub": subject}, verify=trust)
