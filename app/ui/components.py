@@ -42,6 +42,19 @@ def rendered_once(component: Callable[..., Any]) -> Callable[..., NotStr]:
     return render
 
 
+def EmailInput(email: str = ""):
+    """The address field of every form that asks for one (sign-in, sign-in links)."""
+    return Input(
+        type="email",
+        name="email",
+        value=email,
+        required=True,
+        maxlength=254,
+        autocomplete="email",
+        placeholder="you@example.com",
+    )
+
+
 def CsrfField(req: Request):
     """Hidden input for plain (non-htmx) forms; htmx sends the header set on the page."""
     return Hidden(name=CSRF_FIELD, value=csrf_token(req))
@@ -99,15 +112,7 @@ def DevSignInForm(req: Request, email: str = "", name: str = "", error: str = ""
             CsrfField(req),
             Field(
                 "Email",
-                Input(
-                    type="email",
-                    name="email",
-                    value=email,
-                    required=True,
-                    maxlength=254,
-                    autocomplete="email",
-                    placeholder="you@example.com",
-                ),
+                EmailInput(email),
                 error or None,
             ),
             Field(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fasthtml.common import Div, Form, Input, P, Script
 
 from app.settings import Provider
-from app.ui.components import CsrfField, DevSignInForm
+from app.ui.components import CsrfField, DevSignInForm, EmailInput
 from app.ui.kit import Button, Field
 from app.ui.layout import SignInPage
 from app.web.security import csrf_token
@@ -30,15 +30,7 @@ def EmailLinkForm(req, email: str = "", error: str = ""):
         CsrfField(req),
         Field(
             "Email me a sign-in link",
-            Input(
-                type="email",
-                name="email",
-                value=email,
-                required=True,
-                maxlength=254,
-                autocomplete="email",
-                placeholder="you@example.com",
-            ),
+            EmailInput(email),
             error or None,
             id="email-link-address",  # the dev sign-in form has an email field too
         ),
