@@ -43,6 +43,8 @@ class ApiKey:
     tenant_id: str
     tenant_status: str
     expires: float | None  # seconds since the epoch; None: never
+    plan_tier: str | None = None  # the workspace's plan, until plan_ends_at (app/billing/state.py)
+    plan_ends_at: str | None = None
 
     def allows(self, scope: str) -> bool:
         return scope == "read" or self.scope == "write"
@@ -56,7 +58,7 @@ class _Found:
 
 _RESOLVE = """
 SELECT k.id AS key_id, k.key_hash, k.prefix, k.name, k.scope, k.tenant_id, k.expires_at,
-       k.last_used_at, t.status AS tenant_status
+       k.last_used_at, t.status AS tenant_status, t.plan_tier, t.plan_ends_at
 FROM core_api_keys k JOIN core_tenants t ON t.id = k.tenant_id
 WHERE k.key_hash = :h AND k.revoked_at IS NULL
 """

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -315,6 +316,46 @@ def test_rate_limit_headers_and_429(make_settings):
         assert [bad.get(f"{PREFIX}/notes").status_code for _ in range(4)] == [401, 401, 401, 429]
     app.state.databases.dispose()
     app.state.catalog.dispose()
+
+
+def test_the_plans_api_calls_a_day_hold_with_the_rate_limit_off(make_settings, backend):
+    """Issue 12's "API calls per day": a billing limit per workspace, not the per-key rate."""
+    from app.billing.plans import FREE
+    from app.factory import create_app
+
+    app = create_app(make_settings(**backend, RATE_LIMIT_API="off"))
+    catalog = app.state.catalog
+    with TestClient(app, base_url="http://localhost") as browser:
+        dev_sign_in(browser, "ada@example.com")
+        dev_sign_in(TestClient(app, base_url="http://localhost"), "bob@example.com")
+        ada, bob = own_tenant(app, "ada@example.com"), own_tenant(app, "bob@example.com")
+        catalog.execute(
+            "UPDATE core_tenants SET plan_tier = 'free', plan_ends_at = NULL WHERE id = :t", t=ada
+        )
+        api = TestClient(
+            app, base_url="http://localhost", headers=bearer(make_key(app, ada, "read"))
+        )
+        allowed = FREE.limit("api_calls_per_day")
+        assert allowed is not None
+        started = time.monotonic()
+        codes = [api.get(f"{PREFIX}/notes?limit=1").status_code for _ in range(allowed + 1)]
+        refills = (time.monotonic() - started) * allowed / 86_400  # the allowance rolls
+        assert set(codes) == {200, 429} and codes[-1] == 429
+        assert allowed <= codes.count(200) <= allowed + refills + 1
+        refused = api.get(f"{PREFIX}/notes")
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+        problem = refused.json()
+        assert "Free plan allows 1,000 API calls a day" in problem["detail"]
+        assert "/settings/billing" in problem["detail"]
+        # Another workspace's allowance is its own; a better plan applies on the next call.
+        other = TestClient(
+            app, base_url="http://localhost", headers=bearer(make_key(app, bob, "read"))
+        )
+        assert other.get(f"{PREFIX}/notes").status_code == 200
+        catalog.execute("UPDATE core_tenants SET plan_tier = 'pro' WHERE id = :t", t=ada)
+        assert api.get(f"{PREFIX}/notes").status_code == 200
+    app.state.databases.dispose()
+    catalog.dispose()
 
 
 def test_revoking_a_key_stops_it_on_the_next_request(app, client, workspaces):

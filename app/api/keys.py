@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from app.api.problems import Problem
+from app.billing.state import in_force
 from app.web.ratelimit import Decision
 from app.web.signin import client_ip
 from tenants.api_keys import ApiKey
@@ -87,7 +88,29 @@ def _resolve(state, token: str) -> tuple[ApiKey | None, Decision | None]:
     found = state.api_keys.resolve(token)
     if found is None or found.tenant_status != "active":
         return found, None
-    return found, state.limits.take("api", found.key_id)
+    decision = state.limits.take("api", found.key_id)
+    if decision is None or decision.wait == 0:
+        _within_plan(state, found)
+    return found, decision
+
+
+def _within_plan(state, found: ApiKey) -> None:
+    """Refuse (429) a call past the plan's API calls a day: a billing limit, so it holds
+    even with the per-key rate limit turned off."""
+    plan = in_force(found.plan_tier, found.plan_ends_at)
+    allowed = plan.limit("api_calls_per_day")
+    if allowed is None:
+        return
+    daily = state.limits.api_daily(found.tenant_id, allowed)
+    if daily.wait > 0:
+        seconds = math.ceil(daily.wait)
+        raise Problem(
+            429,
+            f"The {plan.name} plan allows {allowed:,} API calls a day; this workspace has used "
+            f"them. Try again in {seconds} seconds, or upgrade: "
+            f"{state.settings.base_url}/settings/billing",
+            headers={"Retry-After": str(seconds)},
+        )
 
 
 async def _run(req: Request, func, *args):

@@ -170,6 +170,8 @@ class RateLimits:
             "email_links": settings.rate_limit_email_ip,
         }
         self.shared = engine is not None and engine.dialect.name == "postgresql"
+        self.engine = engine
+        self._daily: dict[int, Buckets] = {}
         self.buckets: dict[str, Buckets] = {}
         for name, rate in rates.items():
             if rate is None:
@@ -183,6 +185,19 @@ class RateLimits:
         """A token from limit `name` for `key`; None when that limit is off."""
         bucket = self.buckets.get(name)
         return bucket.take(key) if bucket else None
+
+    def api_daily(self, tenant_id: str, allowed: int) -> Decision:
+        """A call from the workspace's daily API allowance (its plan's `api_calls_per_day`),
+        refilled evenly over a rolling day; one count for every instance on PostgreSQL."""
+        bucket = self._daily.get(allowed)
+        if bucket is None:
+            rate = (allowed, 86_400)
+            if self.shared:
+                bucket = SharedBuckets(self.engine, f"api_daily_{allowed}", rate)  # type: ignore[arg-type]
+            else:
+                bucket = TokenBuckets(rate)
+            self._daily[allowed] = bucket
+        return bucket.take(tenant_id)
 
     def _wait(self, name: str, key: str) -> float:
         decision = self.take(name, key)
