@@ -250,8 +250,9 @@ def test_runs_unprivileged_on_a_read_only_root_and_turns_healthy(engine, issuer,
     assert httpx.get(f"{container.url}/healthz").status_code == 200
     ready = httpx.get(f"{container.url}/readyz")
     assert ready.status_code == 200, ready.text  # migrations/ came along and ran
-    for asset in sorted((ROOT / "static").iterdir()):
-        assert httpx.get(f"{container.url}/static/{asset.name}").status_code == 200, asset.name
+    for asset in sorted(p for p in (ROOT / "static").rglob("*") if p.is_file()):
+        path = asset.relative_to(ROOT / "static").as_posix()
+        assert httpx.get(f"{container.url}/static/{path}").status_code == 200, path
     for post in sorted((ROOT / "blog").glob("*.md")):
         assert httpx.get(f"{container.url}/blog/{post.stem}").status_code == 200, post.name
     assert httpx.get(f"{container.url}/demo").status_code == 404

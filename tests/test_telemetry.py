@@ -70,7 +70,8 @@ def test_metrics_need_the_token_and_show_the_counters_moving(telemetry_app):
         == 3
     )
     route = "/notes/{note_id}"  # the template, never the raw path with its id
-    assert requests_of(after, route, "DELETE", str(gone.status_code)) == 1
+    deleted = requests_of(after, route, "DELETE", str(gone.status_code))
+    assert deleted - requests_of(before, route, "DELETE", str(gone.status_code)) == 1
     latency = ("http_request_duration_seconds_count", (("method", "GET"), ("route", "/notes")))
     assert after[latency] - before.get(latency, 0) == 3
     assert ("job_queue_depth", (("queue", "tenant"),)) in after

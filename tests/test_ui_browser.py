@@ -41,7 +41,6 @@ MEMBER_PAGES = [
     "/members",
     "/settings",
     "/settings/webhooks",
-    "/settings/billing",
     "/settings/danger",
     "/account",
     "/tenants",
@@ -51,7 +50,18 @@ MEMBER_PAGES = [
     "/blog/getting-started",
     "/",
 ]
-OWNER_PAGES = [*MEMBER_PAGES, "/audit", "/settings/team", "/tenant/delete", "/dev/outbox/{message}"]
+OWNER_PAGES = [
+    *MEMBER_PAGES,
+    "/audit",
+    "/settings/team",
+    "/settings/billing",
+    "/settings/security",
+    "/settings/api-keys",
+    "/settings/outbound-webhooks",
+    "/api/docs",
+    "/tenant/delete",
+    "/dev/outbox/{message}",
+]
 SERIOUS = {"serious", "critical"}
 
 
