@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from app.ui.components import SETTINGS_TABS
 from tenants.names import NAME_MAX
 from tests.conftest import dev_sign_in, page_csrf
 from tests.support.html import field_values
@@ -127,3 +128,17 @@ def test_a_rename_updates_the_switcher_and_the_title_in_place(app, client, signe
     assert "<strong>Acme &lt;Labs&gt;</strong>" in summary  # the new name, escaped
     refused = client.post("/settings", data={**form, "name": ""}, headers=headers).text
     assert "tenant-switcher" not in refused and "<title>" not in refused  # nothing was renamed
+
+
+def test_the_settings_tabs_show_only_what_the_role_may_open(app, client, new_client):
+    from tests.test_team import make_team
+
+    team = make_team(app, client, new_client)
+    for role, hidden in (("owner", set()), ("admin", set()), ("member", {"Team", "Billing"})):
+        page = team.client(role).get("/settings")
+        assert page.status_code == 200
+        for label, path, _ in SETTINGS_TABS:
+            shown = f'href="{path}"' in page.text
+            assert shown is (label not in hidden), (role, label)
+            if shown:  # every tab a role sees opens for it
+                assert team.client(role).get(path).status_code == 200, (role, path)

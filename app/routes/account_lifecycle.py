@@ -364,7 +364,7 @@ def danger_zone(req: Request, auth):
         req,
         "Danger zone",
         SettingsHeader(),
-        SettingsTabs("/settings/danger"),
+        SettingsTabs("/settings/danger", auth),
         Card(
             P("Its data is removed for good and every member loses access at once.", cls="muted"),
             title="Delete this workspace",

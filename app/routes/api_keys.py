@@ -144,7 +144,7 @@ def api_keys_page(req: Request, auth):
         req,
         "API keys",
         PageHeader("Settings", "Keys for scripts and integrations that use the REST API."),
-        SettingsTabs("/settings/api-keys"),
+        SettingsTabs("/settings/api-keys", auth),
         Div(id="shown-key"),
         KeysPanel(req, auth),
         Script(src="/static/copy.js", defer=True),

@@ -311,7 +311,7 @@ def BillingPage(req: Request, auth, message: str = ""):
         req,
         "Billing",
         SettingsHeader(),
-        SettingsTabs(PAGE),
+        SettingsTabs(PAGE, auth),
         Div(Callout(message, tone="success"), id="billing-message") if message else "",
         PlanStanding(auth, row),
         Usage(auth, req, row),

@@ -274,7 +274,7 @@ def team_page(req: Request, auth):
         req,
         "Team",
         SettingsHeader(),
-        SettingsTabs("/settings/team"),
+        SettingsTabs("/settings/team", auth),
         InvitationsPanel(req, auth),
     )
 

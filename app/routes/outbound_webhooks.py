@@ -205,7 +205,7 @@ def outbound_page(req: Request, auth):
         req,
         "Outbound webhooks",
         PageHeader("Settings", "Where this workspace's events are sent."),
-        SettingsTabs(BASE),
+        SettingsTabs(BASE, auth),
         Div(id="shown-secret"),
         OutboundPanel(auth),
         Script(src="/static/copy.js", defer=True),

@@ -48,7 +48,7 @@ def security_page(req: Request, auth):
         req,
         "Security",
         SettingsHeader(),
-        SettingsTabs("/settings/security"),
+        SettingsTabs("/settings/security", auth),
         Card(
             SecurityForm(auth, can(auth, "security", "manage")),
             title="Sign-in",

@@ -148,7 +148,7 @@ def settings_page(req: Request, auth):
         req,
         _title(auth.tenant_name),
         SettingsHeader(),
-        SettingsTabs("/settings"),
+        SettingsTabs("/settings", auth),
         Card(
             SettingsForm(_current(auth), editable=can(auth, "settings", "edit")),
             title="General",

@@ -282,7 +282,7 @@ def webhooks_page(req: Request, auth):
         req,
         "Webhooks",
         SettingsHeader(),
-        SettingsTabs("/settings/webhooks"),
+        SettingsTabs("/settings/webhooks", auth),
         Div(id="shown-once"),  # where a new URL and secret appear (ShownOnce)
         WebhooksPanel(req, auth),
         Script(src="/static/copy.js", defer=True),

@@ -14,6 +14,7 @@ from fasthtml.common import Div, Form, Hidden, Input, NotStr, P, to_xml
 from starlette.requests import Request
 
 from app.ui.kit import Badge, Button, Field, PageHeader, Tabs, Toasts, When
+from app.web.permissions import can
 from app.web.security import CSRF_FIELD, csrf_token
 
 __all__ = [
@@ -77,15 +78,15 @@ def PostButton(req: Request, label: str, action: str, **kw: Any):
     )
 
 
-SETTINGS_TABS = (
-    ("General", "/settings"),
-    ("Team", "/settings/team"),
-    ("Webhooks", "/settings/webhooks"),
-    ("Outbound webhooks", "/settings/outbound-webhooks"),
-    ("API keys", "/settings/api-keys"),
-    ("Billing", "/settings/billing"),
-    ("Security", "/settings/security"),
-    ("Danger zone", "/settings/danger"),
+SETTINGS_TABS = (  # label, path, and the permission a tab needs to be shown (None: none)
+    ("General", "/settings", None),
+    ("Team", "/settings/team", ("members", "manage")),
+    ("Webhooks", "/settings/webhooks", None),
+    ("Outbound webhooks", "/settings/outbound-webhooks", None),
+    ("API keys", "/settings/api-keys", None),
+    ("Billing", "/settings/billing", ("billing", "view")),
+    ("Security", "/settings/security", None),
+    ("Danger zone", "/settings/danger", None),
 )
 
 
@@ -94,9 +95,12 @@ def SettingsHeader():
     return PageHeader("Settings", "This workspace: its name and zone, team, webhooks and plan.")
 
 
-def SettingsTabs(current: str):
-    """The settings sub-pages; each lives with its own area's routes."""
-    return Tabs(SETTINGS_TABS, current, "Settings", danger=("/settings/danger",))
+def SettingsTabs(current: str, auth):
+    """The settings sub-pages this member may open; each lives with its own area's routes."""
+    tabs = [
+        (label, path) for label, path, need in SETTINGS_TABS if need is None or can(auth, *need)
+    ]
+    return Tabs(tabs, current, "Settings", danger=("/settings/danger",))
 
 
 def DevSignInForm(req: Request, email: str = "", name: str = "", error: str = ""):
