@@ -52,6 +52,7 @@ from app.ui.kit import (
     Cell,
     EmptyState,
     Field,
+    PanelAction,
     StatusBadge,
     Table,
     Toasts,
@@ -122,15 +123,7 @@ def InvitationRow(invitation: dict, among: tuple[str, ...], zone):
     base = f"/invitations/{invitation['id']}"
 
     def action(label: str, path: str, **kw):
-        return Button(
-            label,
-            hx_post=path,
-            hx_target=PANEL,
-            hx_swap="outerHTML",
-            variant="outline",
-            size="sm",
-            **kw,
-        )
+        return PanelAction(label, path, PANEL, **kw)
 
     return Tr(
         Cell(

@@ -22,6 +22,7 @@ from app.ui.kit import (
     Card,
     Cell,
     PageHeader,
+    PanelAction,
     StatusBadge,
     Table,
     Toasts,
@@ -46,15 +47,7 @@ def _refusal(error: members.MembershipError) -> HTTPException:
 
 
 def ActionButton(label: str, path: str, question: str, action: str):
-    return Button(
-        label,
-        hx_post=path,
-        hx_target=PANEL,
-        hx_swap="outerHTML",
-        variant="outline",
-        size="sm",
-        **confirming(question, action=action),
-    )
+    return PanelAction(label, path, PANEL, **confirming(question, action=action))
 
 
 def RoleControl(member: dict, among: tuple[str, ...]):

@@ -45,6 +45,7 @@ from app.ui.kit import (
     Cell,
     EmptyState,
     Field,
+    PanelAction,
     StatusBadge,
     Table,
     Toasts,
@@ -102,15 +103,7 @@ def ShownOnce(url: str, secret: str, source: str):
 
 
 def ActionButton(label: str, path: str, **kw):
-    return Button(
-        label,
-        hx_post=path,
-        hx_target=PANEL,
-        hx_swap="outerHTML",
-        variant="outline",
-        size="sm",
-        **kw,
-    )
+    return PanelAction(label, path, PANEL, **kw)
 
 
 def SecretItem(secret: dict, can_manage: bool, zone):

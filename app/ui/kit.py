@@ -120,6 +120,20 @@ def Button(
     return HtmlButton(*body, cls=classes, **attrs)
 
 
+def PanelAction(label: str, path: str, panel: str, **attrs: Any):
+    """A small outline button that posts to `path` and swaps the panel it acts on, the row
+    actions of the team, invitation and webhook panels."""
+    return Button(
+        label,
+        hx_post=path,
+        hx_target=panel,
+        hx_swap="outerHTML",
+        variant="outline",
+        size="sm",
+        **attrs,
+    )
+
+
 def confirming(
     question: str, *, title: str = "", action: str = "Confirm", tone: str = "danger"
 ) -> dict[str, str]:
